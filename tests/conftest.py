@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.support.smtp import SmtpServer
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine != "django.db.backends.postgresql":
+        skip = pytest.mark.skip(
+            reason="needs PostgreSQL (row locks, real concurrency): set DATABASE_URL=postgres://... to run it"
+        )
+        for item in items:
+            if "postgres" in item.keywords:
+                item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    return [
+        f"convene database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}",
+        f"convene broker: {settings.CELERY_BROKER_URL.split('://', 1)[0]}",
+    ]
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on loopback; Django's SMTP backend in this process points at it."""
+    server = SmtpServer().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = server.port
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"

@@ -1,0 +1,52 @@
+"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives in memory."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+from tests.support.processes import free_port
+
+
+class Inbox:
+    def __init__(self):
+        self.messages: list[EmailMessage] = []
+        self.lock = threading.Lock()
+        # Set to e.g. "451 4.3.0 Try again later" or "550 5.1.1 No such user" to refuse mail.
+        self.reply_for: dict[str, str] = {}
+        self.refuse_all: str | None = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        reply = self.refuse_all or self.reply_for.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
+
+
+class SmtpServer:
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.inbox = Inbox()
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, decode_data=False)
+
+    def start(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
