@@ -8,10 +8,12 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("healthz/live", health.live, name="healthz-live"),
     path("admin/", admin.site.urls),
+    path("checkin/", include("registrations.pages")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("sessions.api.urls")),
     path("api/v1/", include("registrations.api.urls")),
+    path("api/v1/", include("registrations.api.checkin_urls")),
     path("api/v1/", include("notifications.api.urls")),
 ]
 

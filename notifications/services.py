@@ -60,3 +60,19 @@ def notification_enqueue(
         return None
     transaction.on_commit(lambda: dispatch([notification.id]))
     return notification
+
+
+def agenda_published(*, version) -> None:
+    """Called by `sessions.services.agenda_publish` inside its transaction: the fan-out of
+    updated invites to attendees and speakers happens in workers, in chunks, after commit."""
+    from worker import app
+
+    def fan_out() -> None:
+        try:
+            app.send_task("notifications.fanout_agenda_update", args=[version.id], queue="default")
+        except Exception as exc:
+            logger.warning(
+                "broker unavailable, fan-out left for the sweep", extra={"error": type(exc).__name__}
+            )
+
+    transaction.on_commit(fan_out)

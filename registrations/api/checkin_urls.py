@@ -1,0 +1,3 @@
+"""Check-in API routes (scan, undo, stats, offline bundle)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Staff scanner page routes (/checkin/)."""
+
+urlpatterns: list = []
