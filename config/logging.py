@@ -39,7 +39,10 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry[key] = mask_secrets(str(value)) if isinstance(value, str) else value
+                # Objects (Django's `request` on django.request records) become their text,
+                # which may hold a path with a token: mask that too.
+                plain = value is None or isinstance(value, bool | int | float)
+                entry[key] = value if plain else mask_secrets(str(value))
         if record.exc_info:
             entry["exc"] = mask_secrets(self.formatException(record.exc_info))
         return json.dumps(entry, default=str, ensure_ascii=False)

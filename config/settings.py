@@ -132,7 +132,14 @@ if REDIS_URL:
         "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
         # Longer than the longest task, so a slow task is not redelivered while still running.
         "visibility_timeout": 3600,
+        # A publish makes one connection attempt (kombu's default retries for ~2 s more on a
+        # refused connection): a failed dispatch is left to the outbox sweep. The worker's own
+        # reconnect loop passes its retry count explicitly and is unaffected.
+        "max_retries": 0,
     }
+    # The result backend's sockets too (celery's defaults: 120 s read, no connect timeout).
+    CELERY_REDIS_SOCKET_TIMEOUT = REDIS_SOCKET_TIMEOUT
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_SOCKET_TIMEOUT
     CELERY_WORKER_REMOTE_CONTROL = True
 else:
     BROKER_DIR = VAR_DIR / "broker"
@@ -175,11 +182,34 @@ CALENDAR_ORGANIZER_NAME = os.environ.get("CALENDAR_ORGANIZER_NAME", "Convene")
 # Where the embedded SMTP catcher of `make run` keeps every message as an .eml file.
 MAIL_CATCHER_DIR = Path(os.environ.get("MAIL_CATCHER_DIR", VAR_DIR / "mail"))
 
+# --- Outbox delivery (notifications/services.py; tests shorten these through the env) --------
+NOTIFICATIONS_CHUNK_SIZE = int(os.environ.get("NOTIFICATIONS_CHUNK_SIZE", "100"))
+NOTIFICATIONS_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATIONS_MAX_ATTEMPTS", "10"))
+# Exponential backoff with jitter between attempts: base * 2^(attempt-1), capped.
+NOTIFICATIONS_RETRY_BASE_SECONDS = float(os.environ.get("NOTIFICATIONS_RETRY_BASE_SECONDS", "30"))
+NOTIFICATIONS_RETRY_MAX_SECONDS = float(os.environ.get("NOTIFICATIONS_RETRY_MAX_SECONDS", "3600"))
+# The sweep (beat, every NOTIFICATIONS_SWEEP_INTERVAL s) re-dispatches pending rows due longer
+# than the grace, and re-opens claims older than the task time limit (the worker died).
+NOTIFICATIONS_SWEEP_INTERVAL = float(os.environ.get("NOTIFICATIONS_SWEEP_INTERVAL", "30"))
+NOTIFICATIONS_PENDING_GRACE_SECONDS = float(os.environ.get("NOTIFICATIONS_PENDING_GRACE_SECONDS", "60"))
+NOTIFICATIONS_CLAIM_STALE_SECONDS = float(os.environ.get("NOTIFICATIONS_CLAIM_STALE_SECONDS", "300"))
+NOTIFICATIONS_REMINDER_INTERVAL = float(os.environ.get("NOTIFICATIONS_REMINDER_INTERVAL", "60"))
+NOTIFICATIONS_REMINDER_HOURS_BEFORE = float(os.environ.get("NOTIFICATIONS_REMINDER_HOURS_BEFORE", "24"))
+# After a failed publish, this process skips the broker for this long (the sweep catches up),
+# so a burst of sign-ups during an outage pays the socket timeout once, not once per request.
+NOTIFICATIONS_BROKER_BACKOFF_SECONDS = float(os.environ.get("NOTIFICATIONS_BROKER_BACKOFF_SECONDS", "5"))
+
 # --- Badge signing keys (Ed25519) -----------------------------------------------------------
 # "kid:base64-private-key" for signing; older keys stay for verification after a rotation.
 BADGE_SIGNING_KEY = os.environ.get("BADGE_SIGNING_KEY", "")
 BADGE_VERIFY_KEYS = env_list("BADGE_VERIFY_KEYS")
 BADGE_KEY_FILE = Path(os.environ.get("BADGE_KEY_FILE", VAR_DIR / "badge-signing-key"))
+# The printable A6 badge PDF rides along with the PNG in confirmation emails; off leaves the PNG
+# (the QR that opens the door) and the manage link's badge.pdf: 30-100 ms less CPU per email.
+BADGE_PDF_IN_EMAIL = env_bool("BADGE_PDF_IN_EMAIL", True)
+# Without BADGE_SIGNING_KEY, development (DEBUG at start-up; test runs too, although pytest-django
+# turns DEBUG off) generates a key once into BADGE_KEY_FILE. Production must set the key.
+BADGE_KEY_AUTOGENERATE = DEBUG
 
 # --- Auth, i18n, time -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -222,7 +252,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -241,7 +271,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "NotificationStatusEnum": "notifications.models.Notification.Status",
+        "NotificationKindEnum": "notifications.models.Notification.Kind",
+        # Named too, since other choice sets share the field names `status` and `kind`.
+        "RegistrationStatusEnum": "registrations.models.Registration.Status",
+        "SessionKindEnum": "sessions.models.Session.Kind",
+    },
 }
 
 # --- Security (checked by `manage.py check --deploy` when DJANGO_DEBUG is off) --------------
@@ -257,6 +293,10 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD")
+    # Preloading is a hard-to-undo commitment of the whole domain, made by its owner on purpose
+    # (DJANGO_SECURE_HSTS_PRELOAD=1); not making it is a choice, so `check --deploy` keeps quiet.
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # --- Logging: one JSON line per event on stdout, with the request id ------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 
 class Notification(models.Model):
@@ -24,6 +25,9 @@ class Notification(models.Model):
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # The renderer found the message no longer true (registration cancelled since, subject
+        # deleted): done, nothing sent.
+        SKIPPED = "skipped", "Skipped (no longer applies)"
 
     event = models.ForeignKey("agenda.Event", on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -42,7 +46,13 @@ class Notification(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Not before: a retry's backoff ends here. The sweep treats a pending row whose time came
+    # more than a grace period ago as lost by the broker and dispatches it again.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Id of the Celery task holding the claim: a redelivery of that same task message (its
+    # worker was killed mid-send) may take the claim over; any other task may not.
+    claim_token = models.CharField(max_length=64, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=255, blank=True)
 
@@ -54,7 +64,45 @@ class Notification(models.Model):
                 name="notification_once_per_recipient_kind_subject_version",
             ),
         ]
-        indexes = [models.Index(fields=["status", "created_at"]), models.Index(fields=["event", "status"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["status", "claimed_at"]),
+            models.Index(fields=["event", "status"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.recipient_email} [{self.status}]"
+
+
+class AgendaFanout(models.Model):
+    """The durable record of "this published version still has to be announced".
+
+    Written in the publish transaction, so a broker that was down at commit time loses nothing:
+    the sweep finds the pending record and runs the fan-out later. The fan-out itself writes
+    one outbox row per recipient (idempotent through the Notification unique constraint)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    agenda_version = models.OneToOneField(
+        "agenda.AgendaVersion", on_delete=models.CASCADE, related_name="fanout"
+    )
+    event = models.ForeignKey("agenda.Event", on_delete=models.CASCADE, related_name="agenda_fanouts")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=64, blank=True)
+    attendee_count = models.PositiveIntegerField(default=0)
+    speaker_count = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"fan-out of {self.agenda_version_id} [{self.status}]"

@@ -1,32 +1,116 @@
-"""Writes to the outbox. Other apps call `notification_enqueue` inside their own transaction."""
+"""The outbox: writes (enqueue, retry, fan-out rows) and their delivery.
+
+Other apps call `notification_enqueue` (or, for a publish, `agenda_published`) inside their own
+transaction. Rows are handed to the broker after commit; a worker claims a row with a
+conditional update (pending → sending), renders it, sends it and marks it sent. Whatever the
+broker or a worker lost, the periodic sweep finds again, since the row is the truth.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
+import smtplib
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.mail import get_connection
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
-from notifications.models import Notification
+from config.problems import Conflict
+from notifications.models import AgendaFanout, Notification
 
 logger = logging.getLogger("convene.notifications")
 
 DELIVER_TASK = "notifications.deliver"
+DELIVER_CHUNK_TASK = "notifications.deliver_chunk"
+FANOUT_TASK = "notifications.fanout_agenda_update"
+# Rows one sweep looks at; the next sweep takes the rest.
+SWEEP_LIMIT = 5000
 
 
-def dispatch(notification_ids: list[int]) -> None:
-    """Hand rows to the broker. Never raises: a broker that is down or hung costs at most the
-    bounded socket timeout, and the periodic sweep re-dispatches whatever stayed pending."""
+class NotificationNotRetryable(Conflict):
+    code = "notification_not_failed"
+    title = "Only failed notifications can be retried"
+
+
+# --- Handing work to the broker -------------------------------------------------------------
+
+
+class _BrokerBreaker:
+    """After a failed publish, skip the broker for a short while in this process: during an
+    outage a burst of requests then pays the bounded socket timeout once, not each time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open_until = 0.0
+
+    def allows(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    def trip(self) -> None:
+        with self._lock:
+            self._open_until = time.monotonic() + settings.NOTIFICATIONS_BROKER_BACKOFF_SECONDS
+
+    def reset(self) -> None:
+        with self._lock:
+            self._open_until = 0.0
+
+
+broker_breaker = _BrokerBreaker()
+
+
+def _publish(task_name: str, args: list, *, queue: str, countdown: float | None = None) -> bool:
+    """One bounded attempt to publish; False (logged) when the broker is unavailable."""
     from worker import app
 
-    for notification_id in notification_ids:
-        try:
-            app.send_task(DELIVER_TASK, args=[notification_id], queue="email")
-        except Exception as exc:  # kombu/redis raise many types; all mean "not published now"
-            logger.warning(
-                "broker unavailable, left for the sweep",
-                extra={"notification_id": notification_id, "error": type(exc).__name__},
-            )
-            return
+    if not broker_breaker.allows():
+        return False
+    try:
+        # ignore_result: with a result backend, publishing would also subscribe to the result
+        # channel, and the backend's reconnect loop takes 20-40 s when Redis is down.
+        app.send_task(task_name, args=args, queue=queue, countdown=countdown, ignore_result=True)
+    except Exception as exc:  # kombu/redis raise many types; all mean "not published now"
+        broker_breaker.trip()
+        logger.warning(
+            "broker unavailable, left for the sweep",
+            extra={"task": task_name, "error": type(exc).__name__},
+        )
+        return False
+    return True
+
+
+def _dispatch_chunks(notification_ids: Sequence[int], *, countdown: float | None = None) -> list[int]:
+    """Publish delivery tasks, one per chunk; returns the ids actually handed over."""
+    ids = list(notification_ids)
+    if len(ids) == 1:
+        return ids if _publish(DELIVER_TASK, [ids[0]], queue="email", countdown=countdown) else []
+    handed: list[int] = []
+    size = max(settings.NOTIFICATIONS_CHUNK_SIZE, 1)
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
+        if not _publish(DELIVER_CHUNK_TASK, [chunk], queue="email", countdown=countdown):
+            break
+        handed.extend(chunk)
+    return handed
+
+
+def dispatch(notification_ids: Iterable[int]) -> None:
+    """Hand rows to the broker. Never raises: a broker that is down or hung costs at most the
+    bounded socket timeout, and the periodic sweep re-dispatches whatever stayed pending."""
+    _dispatch_chunks(list(notification_ids))
+
+
+# --- Writing rows ---------------------------------------------------------------------------
 
 
 def notification_enqueue(
@@ -62,17 +146,517 @@ def notification_enqueue(
     return notification
 
 
-def agenda_published(*, version) -> None:
-    """Called by `sessions.services.agenda_publish` inside its transaction: the fan-out of
-    updated invites to attendees and speakers happens in workers, in chunks, after commit."""
-    from worker import app
+@transaction.atomic
+def notification_retry(*, notification: Notification) -> Notification:
+    """An organiser's retry of a failed row: a fresh set of attempts, dispatched on commit."""
+    updated = Notification.objects.filter(pk=notification.pk, status=Notification.Status.FAILED).update(
+        status=Notification.Status.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        claim_token="",
+        claimed_at=None,
+    )
+    if not updated:
+        raise NotificationNotRetryable(
+            f"Notification {notification.pk} is {notification.status}, not failed."
+        )
+    transaction.on_commit(lambda: dispatch([notification.pk]))
+    notification.refresh_from_db()
+    return notification
 
-    def fan_out() -> None:
-        try:
-            app.send_task("notifications.fanout_agenda_update", args=[version.id], queue="default")
-        except Exception as exc:
-            logger.warning(
-                "broker unavailable, fan-out left for the sweep", extra={"error": type(exc).__name__}
+
+# --- Delivery -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendError:
+    permanent: bool
+    reason: str
+    # The SMTP session cannot be used for the next message of the chunk.
+    connection_lost: bool = False
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def classify_send_error(exc: BaseException) -> SendError:
+    """5xx for the message or its recipient: permanent. Everything else a later attempt may
+    get through: connection refused or dropped, timeouts, 4xx, a misconfigured login."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        detail = "; ".join(f"{addr}: {code} {_text(msg)}" for addr, (code, msg) in exc.recipients.items())
+        permanent = bool(codes) and all(500 <= code < 600 for code in codes)
+        return SendError(permanent=permanent, reason=f"recipient refused: {detail}")
+    if isinstance(exc, smtplib.SMTPConnectError | smtplib.SMTPHeloError | smtplib.SMTPServerDisconnected):
+        return SendError(permanent=False, reason=f"smtp connection: {_text(exc)}", connection_lost=True)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return SendError(permanent=False, reason=f"smtp login refused: {exc.smtp_code}", connection_lost=True)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code = exc.smtp_code
+        return SendError(permanent=500 <= code < 600, reason=f"smtp {code}: {_text(exc.smtp_error)}")
+    if isinstance(exc, OSError):  # refused, reset, timed out, unreachable
+        return SendError(
+            permanent=False, reason=f"smtp connection: {type(exc).__name__}: {exc}", connection_lost=True
+        )
+    if isinstance(exc, smtplib.SMTPException):
+        return SendError(permanent=False, reason=f"smtp: {type(exc).__name__}: {exc}", connection_lost=True)
+    return SendError(permanent=True, reason=f"{type(exc).__name__}: {exc}")
+
+
+def retry_delay(attempts: int) -> float:
+    """Exponential backoff with jitter: between half and all of base * 2^(attempts-1), capped."""
+    base = settings.NOTIFICATIONS_RETRY_BASE_SECONDS
+    ceiling = min(settings.NOTIFICATIONS_RETRY_MAX_SECONDS, base * 2 ** max(attempts - 1, 0))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def message_id_for(notification: Notification) -> str:
+    """Stable across retries, so a receiving system can recognise a redelivered duplicate."""
+    stamp = int(notification.created_at.timestamp() * 1000)
+    return f"<convene.{notification.pk}.{stamp}@{settings.PUBLIC_HOST}>"
+
+
+def _claimable(claim_token: str, now) -> Q:
+    due = Q(status=Notification.Status.PENDING, next_attempt_at__lte=now + timedelta(seconds=1))
+    return due | Q(status=Notification.Status.SENDING, claim_token=claim_token)
+
+
+def _held(notification_id: int, claim_token: str):
+    return Notification.objects.filter(
+        pk=notification_id, status=Notification.Status.SENDING, claim_token=claim_token
+    )
+
+
+def _mark_sent(notification: Notification, claim_token: str, message_id: str) -> None:
+    # The context is only for rendering; nothing of it is kept once the message is out.
+    _held(notification.pk, claim_token).update(
+        status=Notification.Status.SENT,
+        sent_at=timezone.now(),
+        message_id=message_id[:255],
+        context={},
+        last_error="",
+        claim_token="",
+    )
+
+
+def _mark_failed(notification: Notification, claim_token: str, reason: str) -> None:
+    logger.warning("notification failed", extra={"notification_id": notification.pk, "reason": reason[:200]})
+    _held(notification.pk, claim_token).update(
+        status=Notification.Status.FAILED, last_error=reason[:2000], claim_token=""
+    )
+
+
+def _mark_skipped(notification: Notification, claim_token: str, reason: str) -> None:
+    _held(notification.pk, claim_token).update(
+        status=Notification.Status.SKIPPED, last_error=reason[:2000], context={}, claim_token=""
+    )
+
+
+def _schedule_retries(rows: list[tuple[Notification, str]], claim_token: str) -> None:
+    """Back to pending with a backoff (or failed, past the attempt limit); one delayed task."""
+    if not rows:
+        return
+    limit = settings.NOTIFICATIONS_MAX_ATTEMPTS
+    retry: list[Notification] = []
+    for notification, reason in rows:
+        if notification.attempts >= limit:
+            _mark_failed(
+                notification, claim_token, f"gave up after {notification.attempts} attempts: {reason}"
             )
+        else:
+            retry.append(notification)
+    if not retry:
+        return
+    delay = retry_delay(max(n.attempts for n in retry))
+    due = timezone.now() + timedelta(seconds=delay)
+    reasons = dict((n.pk, reason) for n, reason in rows)
+    for notification in retry:
+        _held(notification.pk, claim_token).update(
+            status=Notification.Status.PENDING,
+            next_attempt_at=due,
+            last_error=reasons[notification.pk][:2000],
+            claim_token="",
+        )
+    logger.info("notifications retry later", extra={"count": len(retry), "delay": round(delay, 1)})
+    # If this publish fails the rows are still pending, and the sweep finds them once due.
+    _dispatch_chunks([n.pk for n in retry], countdown=delay)
 
-    transaction.on_commit(fan_out)
+
+def _release(notification_ids: list[int], claim_token: str) -> None:
+    """Give back claims this task could not work on (time limit, database error): no backoff."""
+    Notification.objects.filter(
+        pk__in=notification_ids, status=Notification.Status.SENDING, claim_token=claim_token
+    ).update(status=Notification.Status.PENDING, claim_token="", next_attempt_at=timezone.now())
+
+
+def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str = "") -> dict[str, int]:
+    """Claim, render and send the given rows over one SMTP connection; record each outcome.
+
+    A row is sent at most once: only the task holding its claim sends it, and the claim is
+    taken with a conditional update. The one exception is the message in flight when a worker
+    is killed between the SMTP server's "250" and the UPDATE that records it."""
+    from notifications.messages import MessageObsolete, build_message
+
+    claim_token = claim_token or uuid.uuid4().hex
+    now = timezone.now()
+    ids = list(dict.fromkeys(int(i) for i in notification_ids))
+    claimed = (
+        Notification.objects.filter(pk__in=ids)
+        .filter(_claimable(claim_token, now))
+        .update(
+            status=Notification.Status.SENDING,
+            claimed_at=now,
+            claim_token=claim_token,
+            attempts=F("attempts") + 1,
+        )
+    )
+    counts = {"claimed": claimed, "sent": 0, "failed": 0, "skipped": 0, "retry": 0}
+    if not claimed:
+        return counts
+    rows = list(
+        Notification.objects.filter(
+            pk__in=ids, status=Notification.Status.SENDING, claim_token=claim_token
+        ).order_by("pk")
+    )
+    connection = get_connection()
+    retries: list[tuple[Notification, str]] = []
+    done: set[int] = set()
+    try:
+        for index, notification in enumerate(rows):
+            try:
+                message = build_message(notification, connection=connection)
+            except SoftTimeLimitExceeded:
+                raise  # out of time: the rest of the chunk is released below, not failed
+            except MessageObsolete as exc:
+                _mark_skipped(notification, claim_token, str(exc))
+                counts["skipped"] += 1
+                done.add(notification.pk)
+                continue
+            except (OperationalError, InterfaceError) as exc:
+                retries.append((notification, f"render: database unavailable: {type(exc).__name__}"))
+                done.add(notification.pk)
+                continue
+            except OSError as exc:
+                # I/O while rendering (a font or key file, a full disk) may well work next time;
+                # a bug in a template or builder (any other exception) would not.
+                logger.warning("render I/O error", extra={"notification_id": notification.pk})
+                retries.append((notification, f"render: {type(exc).__name__}: {exc}"))
+                done.add(notification.pk)
+                continue
+            except ObjectDoesNotExist as exc:
+                _mark_failed(notification, claim_token, f"render: subject no longer exists: {exc}")
+                counts["failed"] += 1
+                done.add(notification.pk)
+                continue
+            except Exception as exc:
+                logger.exception("render failed", extra={"notification_id": notification.pk})
+                _mark_failed(notification, claim_token, f"render: {type(exc).__name__}: {exc}")
+                counts["failed"] += 1
+                done.add(notification.pk)
+                continue
+            message_id = next(
+                (v for k, v in message.extra_headers.items() if k.lower() == "message-id"), None
+            )
+            if not message_id:
+                message_id = message_id_for(notification)
+                message.extra_headers["Message-ID"] = message_id
+            try:
+                # Opened here once, so send_messages keeps it open for the rest of the chunk.
+                connection.open()
+                sent = connection.send_messages([message])
+            except SoftTimeLimitExceeded:
+                raise
+            except Exception as exc:
+                error = classify_send_error(exc)
+                done.add(notification.pk)
+                if error.permanent:
+                    _mark_failed(notification, claim_token, error.reason)
+                    counts["failed"] += 1
+                    continue
+                retries.append((notification, error.reason))
+                if error.connection_lost:
+                    # The rest of the chunk would meet the same dead server: retry them together.
+                    for rest in rows[index + 1 :]:
+                        retries.append((rest, error.reason))
+                        done.add(rest.pk)
+                    break
+                continue
+            done.add(notification.pk)
+            if not sent:
+                _mark_failed(notification, claim_token, "no recipients")
+                counts["failed"] += 1
+                continue
+            _mark_sent(notification, claim_token, message_id)
+            counts["sent"] += 1
+    finally:
+        try:
+            connection.close()
+        except Exception:  # noqa: S110  (closing a dead SMTP session may fail; nothing to do)
+            pass
+        leftover = [n.pk for n in rows if n.pk not in done]
+        if leftover:
+            _release(leftover, claim_token)
+        counts["retry"] = len(retries)
+        _schedule_retries(retries, claim_token)
+    return counts
+
+
+# --- Agenda publish fan-out ---------------------------------------------------------------
+
+
+def agenda_published(*, version) -> None:
+    """Called by `sessions.services.agenda_publish` inside its transaction: record that this
+    version must be announced (durable: the sweep picks it up if the broker is down), and start
+    the fan-out in a worker after commit. The fan-out writes the rows and delivers them in chunks."""
+    AgendaFanout.objects.get_or_create(agenda_version=version, defaults={"event_id": version.event_id})
+    transaction.on_commit(lambda: _publish(FANOUT_TASK, [version.id], queue="default"))
+
+
+_SESSION_CHANGES = ("added", "moved", "retitled", "room_changed", "speakers_changed")
+
+
+def _fanout_rows(version) -> list[Notification]:
+    from registrations.models import Registration
+    from sessions.models import AgendaVersion, Speaker
+
+    diff = version.diff or {}
+    if not any(bool(value) for value in diff.values()):
+        return []  # nothing an attendee or speaker would see changed
+    base_context = {"agenda_version_id": version.id, "agenda_version": version.number}
+    rows = [
+        Notification(
+            event_id=version.event_id,
+            kind=Notification.Kind.AGENDA_UPDATE,
+            recipient_email=reg["email"],
+            recipient_name=reg["full_name"],
+            language=reg["language"],
+            subject_type="registration",
+            subject_id=reg["id"],
+            version=str(version.number),
+            context=dict(base_context),
+        )
+        # Waitlisted people hold no invite, but the renderer tells them what changed too.
+        for reg in Registration.objects.filter(
+            event_id=version.event_id,
+            status__in=[Registration.Status.CONFIRMED, Registration.Status.WAITLISTED],
+        )
+        .order_by("id")
+        .values("id", "email", "full_name", "language")
+    ]
+
+    previous = (
+        AgendaVersion.objects.filter(event_id=version.event_id, number__lt=version.number)
+        .order_by("-number")
+        .first()
+    )
+    current = {entry["uid"]: entry for entry in version.sessions}
+    before = {entry["uid"]: entry for entry in previous.sessions} if previous else {}
+    changes: dict[str, set[str]] = {}
+    for key in _SESSION_CHANGES:
+        for uid in diff.get(key) or []:
+            if uid in current:
+                changes.setdefault(uid, set()).add(key)
+    # (speaker id, session snapshot entry, method, SEQUENCE, what changed)
+    invites: list[tuple[int, dict, str, int, list[str]]] = []
+    for uid, what in changes.items():
+        entry = current[uid]
+        for speaker in entry.get("speakers", []):
+            invites.append((speaker["id"], entry, "REQUEST", entry["sequence"], sorted(what)))
+        if "speakers_changed" in what and uid in before:
+            kept = {speaker["id"] for speaker in entry.get("speakers", [])}
+            for speaker in before[uid].get("speakers", []):
+                if speaker["id"] not in kept:
+                    invites.append((speaker["id"], entry, "CANCEL", entry["sequence"], ["speaker_removed"]))
+    for uid in diff.get("removed") or []:
+        old = before.get(uid)
+        if old is None:
+            continue
+        for speaker in old.get("speakers", []):
+            invites.append((speaker["id"], old, "CANCEL", old.get("sequence", 0) + 1, ["removed"]))
+
+    speakers = Speaker.objects.in_bulk({speaker_id for speaker_id, *_ in invites})
+    for speaker_id, entry, method, sequence, what in invites:
+        speaker = speakers.get(speaker_id)
+        if speaker is None or not speaker.email:
+            continue
+        rows.append(
+            Notification(
+                event_id=version.event_id,
+                kind=Notification.Kind.SPEAKER_INVITE,
+                recipient_email=speaker.email,
+                recipient_name=speaker.name,
+                language=speaker.language or "en",
+                subject_type="session",
+                subject_id=entry["id"],
+                version=str(sequence),
+                context={
+                    **base_context,
+                    "session_uid": entry["uid"],
+                    "speaker_id": speaker.id,
+                    "method": method,
+                    "changes": what,
+                },
+            )
+        )
+    return rows
+
+
+def agenda_fanout_run(*, agenda_version_id: int, claim_token: str = "") -> list[int]:
+    """Write the outbox rows of one publish (attendees' agenda updates, speakers' invites) and
+    dispatch them in chunks after commit. Idempotent: claimed like a notification, and the
+    rows' unique constraint makes a second run write nothing. Returns the ids dispatched."""
+    claim_token = claim_token or uuid.uuid4().hex
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.NOTIFICATIONS_CLAIM_STALE_SECONDS)
+    claimed = (
+        AgendaFanout.objects.filter(agenda_version_id=agenda_version_id)
+        .filter(
+            Q(status=AgendaFanout.Status.PENDING)
+            | Q(status=AgendaFanout.Status.RUNNING, claim_token=claim_token)
+            | Q(status=AgendaFanout.Status.RUNNING, claimed_at__lt=stale)
+        )
+        .update(
+            status=AgendaFanout.Status.RUNNING,
+            claimed_at=now,
+            claim_token=claim_token,
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not claimed:
+        return []
+    from sessions.models import AgendaVersion
+
+    with transaction.atomic():
+        version = AgendaVersion.objects.get(pk=agenda_version_id)
+        rows = _fanout_rows(version)
+        Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        ids = list(
+            Notification.objects.filter(
+                event_id=version.event_id,
+                status=Notification.Status.PENDING,
+                kind__in=[Notification.Kind.AGENDA_UPDATE, Notification.Kind.SPEAKER_INVITE],
+                context__agenda_version_id=version.id,
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        AgendaFanout.objects.filter(agenda_version_id=agenda_version_id, claim_token=claim_token).update(
+            status=AgendaFanout.Status.DONE,
+            completed_at=timezone.now(),
+            attendee_count=sum(1 for row in rows if row.kind == Notification.Kind.AGENDA_UPDATE),
+            speaker_count=sum(1 for row in rows if row.kind == Notification.Kind.SPEAKER_INVITE),
+            claim_token="",
+        )
+        transaction.on_commit(lambda: dispatch(ids))
+    logger.info("agenda fan-out written", extra={"agenda_version_id": agenda_version_id, "count": len(ids)})
+    return ids
+
+
+# --- Periodic work (beat) -------------------------------------------------------------------
+
+
+def outbox_sweep() -> dict[str, int]:
+    """Find what the broker or a dead worker lost and dispatch it again.
+
+    - `sending` rows claimed longer ago than the task time limit: their worker died; re-open.
+    - `pending` rows due longer ago than the grace period: their task never arrived.
+    - fan-outs never started (broker down at publish) or whose worker died.
+    Dispatching a row twice is harmless: only one task can claim it."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.NOTIFICATIONS_CLAIM_STALE_SECONDS)
+    overdue = now - timedelta(seconds=settings.NOTIFICATIONS_PENDING_GRACE_SECONDS)
+
+    stale_ids = list(
+        Notification.objects.filter(status=Notification.Status.SENDING, claimed_at__lt=stale)
+        .order_by("claimed_at")
+        .values_list("pk", flat=True)[:SWEEP_LIMIT]
+    )
+    reopened = 0
+    if stale_ids:
+        reopened = Notification.objects.filter(
+            pk__in=stale_ids, status=Notification.Status.SENDING, claimed_at__lt=stale
+        ).update(status=Notification.Status.PENDING, claim_token="", next_attempt_at=now)
+    pending_ids = list(
+        Notification.objects.filter(status=Notification.Status.PENDING, next_attempt_at__lt=overdue)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:SWEEP_LIMIT]
+    )
+    ids = list(dict.fromkeys([*stale_ids, *pending_ids]))
+    handed = _dispatch_chunks(ids) if ids else []
+    if handed:
+        # Give the tasks a full grace period before the next sweep counts them as lost again.
+        Notification.objects.filter(pk__in=handed, status=Notification.Status.PENDING).update(
+            next_attempt_at=now
+        )
+
+    fanouts = list(
+        AgendaFanout.objects.filter(
+            Q(status=AgendaFanout.Status.PENDING, created_at__lt=overdue)
+            | Q(status=AgendaFanout.Status.RUNNING, claimed_at__lt=stale)
+        ).values_list("agenda_version_id", flat=True)[:100]
+    )
+    fanouts_dispatched = sum(1 for vid in fanouts if _publish(FANOUT_TASK, [vid], queue="default"))
+    report = {
+        "reopened": reopened,
+        "pending": len(pending_ids),
+        "dispatched": len(handed),
+        "fanouts": fanouts_dispatched,
+    }
+    if ids or fanouts:
+        logger.info("outbox sweep", extra=report)
+    return report
+
+
+def reminders_enqueue(*, now=None) -> int:
+    """One `reminder` row per confirmed registration of each event starting within the lead
+    time (24 h). The unique constraint makes it exactly once, whatever the beat interval, and
+    an event whose window the beat missed still gets its reminders until it starts."""
+    from registrations.models import Registration
+    from sessions.models import Event
+
+    now = now or timezone.now()
+    horizon = now + timedelta(hours=settings.NOTIFICATIONS_REMINDER_HOURS_BEFORE)
+    created = 0
+    for event in Event.objects.filter(starts_at__gt=now, starts_at__lte=horizon).only("id"):
+        already = Notification.objects.filter(
+            event_id=event.id, kind=Notification.Kind.REMINDER, subject_type="registration"
+        ).values("subject_id")
+        registrations = list(
+            Registration.objects.filter(event_id=event.id, status=Registration.Status.CONFIRMED)
+            .exclude(pk__in=already)
+            .values("id", "email", "full_name", "language")[:SWEEP_LIMIT]
+        )
+        if not registrations:
+            continue
+        with transaction.atomic():
+            Notification.objects.bulk_create(
+                [
+                    Notification(
+                        event_id=event.id,
+                        kind=Notification.Kind.REMINDER,
+                        recipient_email=reg["email"],
+                        recipient_name=reg["full_name"],
+                        language=reg["language"],
+                        subject_type="registration",
+                        subject_id=reg["id"],
+                        version="1",
+                    )
+                    for reg in registrations
+                ],
+                ignore_conflicts=True,
+                batch_size=1000,
+            )
+            ids = list(
+                Notification.objects.filter(
+                    event_id=event.id,
+                    kind=Notification.Kind.REMINDER,
+                    status=Notification.Status.PENDING,
+                    subject_id__in=[reg["id"] for reg in registrations],
+                ).values_list("pk", flat=True)
+            )
+            transaction.on_commit(lambda ids=ids: dispatch(ids))
+        created += len(ids)
+    return created

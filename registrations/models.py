@@ -90,3 +90,125 @@ class EventRole(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.role} @ {self.event_id}"
+
+
+# --- Check-in (owned by the check-in part; see registrations/checkin_services.py) -----------
+
+
+class CheckIn(models.Model):
+    """One passage through a gate: an entry, or an exit on events that allow re-entry.
+
+    `is_open` marks the entry a person is inside on (not undone, and on re-entry events not yet
+    followed by an exit). At most one open entry per registration, enforced by a partial unique
+    index: the same badge at two gates at once cannot give two `ok`s, whatever the code path.
+    """
+
+    class Direction(models.TextChoices):
+        IN = "in", "Entry"
+        OUT = "out", "Exit"
+
+    event = models.ForeignKey("agenda.Event", on_delete=models.CASCADE, related_name="checkins")
+    registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="checkins")
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.IN)
+    gate = models.CharField(max_length=100, blank=True)
+    # Server time of the decision; `scanned_at` is what an offline scanner says it saw.
+    created_at = models.DateTimeField()
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    # Few indexes: every scan inserts here, and nothing looks rows up by these.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    is_open = models.BooleanField(default=False)
+    # On an exit: the entry it closed (undoing the exit re-opens it).
+    closes = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    # Undo keeps the row (and who undid it when): the record stays complete.
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration"], condition=Q(is_open=True), name="checkin_one_open_entry"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_open=False) | Q(direction="in", undone_at__isnull=True),
+                name="checkin_open_is_active_entry",
+            ),
+        ]
+        indexes = [models.Index(fields=["event", "created_at"], name="checkin_event_time")]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.registration_id} @ {self.gate}"
+
+
+class Scan(models.Model):
+    """Every scan answer, failed ones too: who, where, when (server and client time), the result.
+
+    (event, nonce) is unique: a replayed offline scan is answered from this row, not redone.
+    """
+
+    class Result(models.TextChoices):
+        OK = "ok", "OK"
+        INVALID = "invalid", "Invalid"
+        WRONG_EVENT = "wrong_event", "Wrong event"
+        REVOKED = "revoked", "Revoked"
+        NOT_CONFIRMED = "not_confirmed", "Not confirmed"
+        ONLINE_ONLY = "online_only", "Online only"
+        ALREADY_CHECKED_IN = "already_checked_in", "Already checked in"
+        NOT_CHECKED_IN = "not_checked_in", "Not checked in"
+
+    # (event, created_at) and (event, nonce) lead with the event: no index of its own.
+    event = models.ForeignKey("agenda.Event", on_delete=models.CASCADE, related_name="scans", db_index=False)
+    registration = models.ForeignKey(
+        Registration, on_delete=models.SET_NULL, null=True, blank=True, related_name="scans"
+    )
+    # The check-in this scan created (ok) or ran into (already_checked_in).
+    checkin = models.ForeignKey(
+        CheckIn, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    result = models.CharField(max_length=20, choices=Result.choices)
+    direction = models.CharField(
+        max_length=3, choices=CheckIn.Direction.choices, default=CheckIn.Direction.IN
+    )
+    manual = models.BooleanField(default=False, help_text="Checked in by id (search), not by badge")
+    gate = models.CharField(max_length=100, blank=True)
+    nonce = models.CharField(max_length=64, blank=True, help_text="Client id of the scan; empty: none")
+    # The first characters of what was scanned, for investigating refusals (no personal data in it).
+    code_prefix = models.CharField(max_length=40, blank=True)
+    scanned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    created_at = models.DateTimeField()
+    scanned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "nonce"], condition=~Q(nonce=""), name="scan_unique_nonce_per_event"
+            )
+        ]
+        indexes = [models.Index(fields=["event", "created_at"], name="scan_event_time")]
+
+    def __str__(self) -> str:
+        return f"{self.result} {self.registration_id} @ {self.gate}"

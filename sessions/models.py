@@ -142,6 +142,9 @@ class AgendaVersion(models.Model):
 
     Each snapshot entry: uid, sequence, title, description, kind, room, starts_at, ends_at (UTC
     ISO 8601), online_url, speakers [{id, name, title, organisation, role}].
+
+    `event_snapshot` freezes what of the event itself the published agenda shows (title, venue,
+    starts_at, ends_at, sequence), so `diff["event_changed"]` can say when the event moved.
     """
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="agenda_versions")
@@ -150,6 +153,7 @@ class AgendaVersion(models.Model):
     published_at = models.DateTimeField()
     sessions = models.JSONField(default=list)
     diff = models.JSONField(default=dict, blank=True)
+    event_snapshot = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["event", "-number"]

@@ -48,3 +48,11 @@ def smtp_server(settings):
 @pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_vobject_timezones():
+    """Each test reads invites as a fresh calendar client would (see reset_vobject_timezones)."""
+    from tests.sessions.ical_parsers import reset_vobject_timezones
+
+    reset_vobject_timezones()

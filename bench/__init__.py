@@ -1,0 +1,1 @@
+"""`make bench`: the production-shaped stack under load (see bench/README.md)."""

@@ -1,0 +1,212 @@
+"""A small, bounded HTTP/1.1 load generator: asyncio, keep-alive, loopback only.
+
+One event loop drives C persistent connections; each connection takes the next request from a
+shared iterator until the request count or the time budget runs out. Every HTTP figure of the
+bench (the floor and the scenarios compared to it) comes from this same generator, so the
+ratios compare like with like. It reconnects when the server closes a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    tag: str = ""  # carried through to the result (e.g. "rescan")
+
+
+@dataclass
+class Reply:
+    request: Request
+    status: int
+    body: bytes
+    latency: float  # seconds
+
+
+@dataclass
+class RunResult:
+    concurrency: int
+    wall: float
+    replies: list[Reply]
+    transport_errors: list[str]
+    client_cpu: float = 0.0  # CPU seconds the generator itself used (it shares the machine)
+
+    @property
+    def count(self) -> int:
+        return len(self.replies)
+
+    @property
+    def rps(self) -> float:
+        return self.count / self.wall if self.wall else 0.0
+
+    def latencies_ms(self) -> list[float]:
+        return sorted(r.latency * 1000 for r in self.replies)
+
+    def percentile(self, pct: float) -> float:
+        values = self.latencies_ms()
+        if not values:
+            return float("nan")
+        # Nearest-rank percentile: p99 of 2,000 samples is the 1,980th value.
+        rank = max(1, min(len(values), round(pct / 100 * len(values) + 0.4999)))
+        return values[rank - 1]
+
+    def statuses(self) -> Counter:
+        return Counter(r.status for r in self.replies)
+
+    def summary(self) -> dict:
+        lat = self.latencies_ms()
+        return {
+            "requests": self.count,
+            "concurrency": self.concurrency,
+            "wall_s": round(self.wall, 3),
+            "rps": round(self.rps, 1),
+            "p50_ms": round(self.percentile(50), 2) if lat else None,
+            "p90_ms": round(self.percentile(90), 2) if lat else None,
+            "p99_ms": round(self.percentile(99), 2) if lat else None,
+            "max_ms": round(lat[-1], 2) if lat else None,
+            "mean_ms": round(statistics.fmean(lat), 2) if lat else None,
+            "statuses": {str(k): v for k, v in sorted(self.statuses().items())},
+            "transport_errors": len(self.transport_errors),
+            "client_cpu_pct_of_one_core": round(100 * self.client_cpu / self.wall, 1) if self.wall else None,
+        }
+
+
+class _Connection:
+    def __init__(self, port: int):
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            try:
+                await self.writer.wait_closed()
+            except OSError:
+                pass
+        self.reader = self.writer = None
+
+    async def send(self, req: Request) -> tuple[int, bytes, bool]:
+        if self.writer is None:
+            await self.open()
+        head = [f"{req.method} {req.path} HTTP/1.1", f"Host: {HOST}:{self.port}", "Connection: keep-alive"]
+        if req.body or req.method in {"POST", "PUT", "PATCH"}:
+            head.append(f"Content-Length: {len(req.body)}")
+        head.extend(f"{k}: {v}" for k, v in req.headers.items())
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + req.body)
+        await self.writer.drain()
+        raw_head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw_head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if ":" in line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                if size == 0:
+                    await self.reader.readuntil(b"\r\n")
+                    break
+                chunks.append(await self.reader.readexactly(size))
+                await self.reader.readexactly(2)
+            body = b"".join(chunks)
+        elif status in (204, 304) or req.method == "HEAD":
+            body = b""
+        else:
+            body = await self.reader.read()
+            headers["connection"] = "close"
+        must_close = headers.get("connection", "").lower() == "close"
+        return status, body, must_close
+
+
+async def _run(
+    port: int, requests: Iterator[Request], concurrency: int, max_requests: int, duration: float
+) -> RunResult:
+    replies: list[Reply] = []
+    errors: list[str] = []
+    issued = 0
+    started = time.perf_counter()
+    deadline = started + duration
+
+    def next_request() -> Request | None:
+        nonlocal issued
+        if issued >= max_requests or time.perf_counter() >= deadline:
+            return None
+        try:
+            req = next(requests)
+        except StopIteration:
+            return None
+        issued += 1
+        return req
+
+    async def client() -> None:
+        conn = _Connection(port)
+        try:
+            while (req := next_request()) is not None:
+                t0 = time.perf_counter()
+                try:
+                    status, body, must_close = await asyncio.wait_for(conn.send(req), timeout=30)
+                except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                    await conn.close()
+                    continue
+                replies.append(Reply(req, status, body, time.perf_counter() - t0))
+                if must_close:
+                    await conn.close()
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return RunResult(concurrency, time.perf_counter() - started, replies, errors)
+
+
+def run(
+    port: int,
+    requests: Iterable[Request] | Callable[[], Request],
+    *,
+    concurrency: int,
+    max_requests: int,
+    duration: float = 120.0,
+) -> RunResult:
+    """Send at most `max_requests` requests within `duration` seconds over `concurrency`
+    keep-alive connections to 127.0.0.1:`port`. `requests` is an iterable, or a factory
+    called for every request (endless traffic such as the floor)."""
+    if callable(requests):
+        factory = requests
+
+        def endless() -> Iterator[Request]:
+            while True:
+                yield factory()
+
+        iterator: Iterator[Request] = endless()
+    else:
+        iterator = iter(requests)
+    cpu = time.process_time()
+    result = asyncio.run(_run(port, iterator, concurrency, max_requests, duration))
+    result.client_cpu = time.process_time() - cpu
+    return result
+
+
+def json_body(data) -> tuple[bytes, dict[str, str]]:
+    return json.dumps(data).encode(), {"Content-Type": "application/json"}

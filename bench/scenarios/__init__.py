@@ -1,0 +1,61 @@
+"""Bench scenarios. Each module has `NAME` and `run(ctx) -> dict`; a scenario whose feature is
+not there raises `Skip` with the reason, so the rest of the run goes on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ORDER = ["floor", "badge", "agenda", "signup", "checkin", "fanout"]
+
+
+class Skip(Exception):  # noqa: N818  (a verdict, not an error)
+    """This scenario cannot run yet (its endpoint or builder does not exist)."""
+
+
+@dataclass
+class Context:
+    stack: object  # bench.stack.Stack
+    quick: bool
+    port: int
+    # floor requests/s by concurrency, measured in this run
+    floor: dict[int, float] = field(default_factory=dict)
+    # the floor re-measured just before the scenario being run, by concurrency
+    adjacent_floor: dict[int, float] = field(default_factory=dict)
+
+    def scale(self, full: int, quick: int) -> int:
+        return quick if self.quick else full
+
+    def ratio(self, rps: float, concurrency: int) -> float | None:
+        base = self.adjacent_floor.get(concurrency) or self.floor.get(concurrency)
+        return round(rps / base, 3) if base else None
+
+    def measure_floor(self, concurrency: int) -> float:
+        """The floor again, right before a scenario at the same concurrency: on a shared or
+        throttling machine, the denominator is then measured under the same conditions."""
+        from bench import loadgen
+
+        request = loadgen.Request("GET", "/healthz/live")
+        result = loadgen.run(
+            self.port,
+            lambda: request,
+            concurrency=concurrency,
+            max_requests=self.scale(10000, 2000),
+            duration=self.scale(10, 3),
+        )
+        self.adjacent_floor[concurrency] = result.rps
+        return round(result.rps, 1)
+
+
+def route_exists(path: str) -> bool:
+    from django.urls import Resolver404, resolve
+
+    try:
+        resolve(path.split("?", 1)[0])
+    except Resolver404:
+        return False
+    return True
+
+
+def require_route(path: str, what: str) -> None:
+    if not route_exists(path):
+        raise Skip(f"{what}: no route for {path.split('?', 1)[0]} yet")

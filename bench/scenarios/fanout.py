@@ -1,0 +1,125 @@
+"""fanout: N confirmations (HTML + text, calendar invite, QR badge) through Redis and the two
+Celery worker processes into the SMTP sink; then the raw smtplib ceiling, replaying messages
+the workers really rendered over one connection to the same sink, in the same run."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import smtplib
+import time
+
+from bench.scenarios import Context, Skip
+
+NAME = "fanout"
+TARGET_RATE = 100.0
+TARGET_RATIO = 0.50
+
+
+def _attachments(raw: bytes) -> list[str]:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    return sorted({part.get_content_type() for part in message.walk() if not part.is_multipart()})
+
+
+def run(ctx: Context) -> dict:
+    from django.db import transaction
+    from django.db.models import Count
+
+    from bench import seed
+    from notifications.models import Notification
+    from notifications.services import DELIVER_TASK, notification_enqueue
+    from worker import app
+
+    app.loader.import_default_modules()
+    if DELIVER_TASK not in app.tasks:
+        raise Skip(f"no Celery task {DELIVER_TASK!r} yet")
+
+    total = ctx.scale(2000, 200)
+    sink = ctx.stack.sink
+    event = seed.make_event(slug="bench-fanout", capacity=total + 10)
+    registrations = seed.confirmed_registrations(event=event, count=total, prefix="fan")
+    sink.reset()
+
+    enqueue_started = time.time()
+    committed: list[float] = []
+    with transaction.atomic():
+        # Runs first after the commit, before the dispatch hooks: the moment workers can start.
+        transaction.on_commit(lambda: committed.append(time.time()))
+        for r in registrations:
+            notification_enqueue(
+                event_id=event.id,
+                kind=Notification.Kind.CONFIRMATION,
+                recipient_email=r.email,
+                recipient_name=r.full_name,
+                language=r.language,
+                subject_type="registration",
+                subject_id=r.id,
+                version=r.invite_sequence,
+            )
+    enqueued = time.time()  # on_commit has dispatched every task by now
+    started = committed[0]
+    deadline = started + (600 if not ctx.quick else 180)
+    while sink.count.value < total and time.time() < deadline:
+        ctx.stack.check_alive()
+        time.sleep(0.2)
+    delivered = sink.count.value
+    last = sink.last.value or time.time()
+    elapsed = last - started
+    rate = delivered / elapsed if elapsed > 0 else 0.0
+    time.sleep(1.0)  # anything more would be a duplicate
+    rows = Notification.objects.filter(event=event).values("status").annotate(n=Count("id"))
+    statuses = {row["status"]: row["n"] for row in rows}
+    duplicates = sink.count.value - total if sink.count.value > total else 0
+    kept = sorted(sink.keep_dir.glob("*.eml"))
+    if not kept:
+        raise Skip("the workers delivered nothing; see bench logs")
+    parts = _attachments(kept[0].read_bytes())
+    sizes = [p.stat().st_size for p in kept]
+
+    # The ceiling: the same number of already-rendered messages, one smtplib connection.
+    messages = [p.read_bytes() for p in kept]
+    sink.reset()
+    t0 = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", sink.port, timeout=30) as smtp:
+        for i in range(total):
+            smtp.sendmail(
+                "events@convene.localhost", [f"ceiling{i}@bench.example.org"], messages[i % len(messages)]
+            )
+    ceiling_elapsed = time.perf_counter() - t0
+    ceiling = total / ceiling_elapsed
+    ratio = rate / ceiling if ceiling else None
+    ok = (
+        delivered == total
+        and duplicates == 0
+        and rate >= TARGET_RATE
+        and ratio is not None
+        and ratio >= TARGET_RATIO
+    )
+    return {
+        "messages": total,
+        "delivered": delivered,
+        "duplicates": duplicates,
+        "rows_written_s": round(started - enqueue_started, 3),
+        "tasks_published_s": round(enqueued - started, 3),
+        "time_to_last_delivery_s": round(elapsed, 3),
+        "outbox_statuses": statuses,
+        "message_parts": parts,
+        "mean_message_bytes": round(sum(sizes) / len(sizes)),
+        "ceiling_msgs_per_s": round(ceiling, 1),
+        "figures": [
+            {
+                "metric": f"fan-out messages/s ({total} confirmations, 2 workers)",
+                "value": round(rate, 1),
+                "time_to_last_s": round(elapsed, 2),
+                "ratio": round(ratio, 3) if ratio else None,
+                "ratio_to": "raw smtplib ceiling",
+                "target": f">= {TARGET_RATE:.0f}/s and >= {TARGET_RATIO:.0%} of ceiling",
+                "ok": ok,
+            },
+            {
+                "metric": "raw smtplib ceiling messages/s (pre-rendered, 1 connection)",
+                "value": round(ceiling, 1),
+                "ok": True,
+            },
+        ],
+    }

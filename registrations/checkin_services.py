@@ -1,0 +1,487 @@
+"""Check-in writes: scan a badge (or check someone in by id), undo a check-in.
+
+The scan path is built to be cheap and safe under duplicates (pretix `services/checkin.py`):
+- the signature is checked before any database work (garbage costs one INSERT, the scan row);
+- the registration and its open entry are read in one statement; a partial unique index allows
+  one open entry per registration, so the same badge at two gates at once gets exactly one `ok`
+  (the loser is rolled back, decides again and answers `already_checked_in`);
+- the scan row is written last in the same transaction; (event, nonce) is unique, so a replayed
+  nonce rolls the whole attempt back and is answered from the original row;
+- nothing slow (email, rendering) happens here.
+
+A scan answer is: SELECT registration (+ open entry), INSERT check-in, INSERT scan, in SQL
+written here (see `_read_sql`); the rare paths (replays, exits, undo) use the ORM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from config.problems import ApplicationError, Conflict, NotFound
+from registrations.badge_tokens import InvalidBadgeToken, verify_badge_token
+from registrations.models import CheckIn, Registration, Scan
+from sessions.models import Event
+
+Result = Scan.Result
+
+# HTTP status per result: 400 for a token that is not ours, 403 for a valid badge that must not
+# enter, 409 for a state conflict (already inside / not inside).
+RESULT_STATUS = {
+    Result.OK: 201,
+    Result.INVALID: 400,
+    Result.WRONG_EVENT: 403,
+    Result.REVOKED: 403,
+    Result.NOT_CONFIRMED: 403,
+    Result.ONLINE_ONLY: 403,
+    Result.ALREADY_CHECKED_IN: 409,
+    Result.NOT_CHECKED_IN: 409,
+}
+
+RESULT_DETAIL = {
+    Result.OK: "Welcome.",
+    Result.INVALID: "This is not a valid badge (unreadable, altered, or signed with an unknown key).",
+    Result.WRONG_EVENT: "This badge is for another event.",
+    Result.REVOKED: "This badge has been revoked (registration cancelled or rejected, or badge reissued).",
+    Result.NOT_CONFIRMED: "This registration is not confirmed (pending approval or on the waitlist).",
+    Result.ONLINE_ONLY: "This person is registered to attend online.",
+    Result.ALREADY_CHECKED_IN: "Already checked in.",
+    Result.NOT_CHECKED_IN: "Not checked in: cannot record an exit.",
+}
+
+_REGISTRATION_FIELDS = (
+    "id",
+    "event_id",
+    "full_name",
+    "organisation",
+    "category",
+    "attendance",
+    "status",
+    "badge_counter",
+)
+
+
+class ExitNotAllowed(ApplicationError):
+    code = "exit_not_allowed"
+    title = "Exits are not recorded on this event"
+
+
+class AlreadyUndone(Conflict):
+    code = "already_undone"
+    title = "This check-in was already undone"
+
+
+class CheckInNotFound(NotFound):
+    code = "checkin_not_found"
+    title = "No such check-in"
+
+
+class RegistrationNotFound(NotFound):
+    code = "registration_not_found"
+    title = "No such registration on this event"
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    result: str
+    registration: Registration | None
+    # The check-in this scan created (ok) or ran into (already_checked_in).
+    checkin: CheckIn | None
+    scan_id: int
+    direction: str = CheckIn.Direction.IN
+    replayed: bool = False
+
+    @property
+    def http_status(self) -> int:
+        return RESULT_STATUS[self.result]
+
+
+def _code_prefix(code: str) -> str:
+    """The start of what was scanned, ASCII-escaped: a refused code may hold anything."""
+    return code[:40].encode("ascii", "backslashreplace").decode("ascii")[:40]
+
+
+def _check_direction(event: Event, direction: str) -> None:
+    if direction == CheckIn.Direction.OUT and event.checkin_policy != Event.CheckinPolicy.REENTRY:
+        raise ExitNotAllowed("This event is single entry: only entries are recorded.")
+
+
+def _replay(*, event: Event, nonce: str) -> ScanOutcome:
+    scan = Scan.objects.select_related("registration", "checkin").get(event=event, nonce=nonce)
+    return ScanOutcome(
+        result=scan.result,
+        registration=scan.registration,
+        checkin=scan.checkin,
+        scan_id=scan.id,
+        direction=scan.direction,
+        replayed=True,
+    )
+
+
+def _record_refusal(
+    *,
+    event: Event,
+    result: str,
+    gate: str,
+    nonce: str | None,
+    code: str,
+    scanned_at: datetime | None,
+    direction: str,
+    user,
+) -> ScanOutcome:
+    """A scan refused before any registration is read (invalid, wrong_event): one INSERT."""
+    try:
+        with transaction.atomic():
+            scan_id = _sql_insert(
+                _S,
+                _SCAN_FIELDS,
+                [
+                    event.id,
+                    None,
+                    None,
+                    result,
+                    direction,
+                    False,
+                    gate,
+                    nonce or "",
+                    _code_prefix(code),
+                    _user_id(user),
+                    _db_datetime(timezone.now()),
+                    _db_datetime(scanned_at),
+                ],
+            )
+    except IntegrityError:
+        if not nonce:
+            raise
+        return _replay(event=event, nonce=nonce)
+    return ScanOutcome(result=result, registration=None, checkin=None, scan_id=scan_id, direction=direction)
+
+
+# The scan path is written in SQL: the ORM costs ~0.8 ms of CPU per query to build and compile
+# here, raw statements ~0.1 ms, and a door rush is CPU-bound. Table and column names come from
+# the models' metadata (so S608 does not apply: every value is a parameter); the statements
+# are portable (PostgreSQL, SQLite).
+_R = Registration._meta
+_C = CheckIn._meta
+_S = Scan._meta
+
+
+def _col(meta, name: str) -> str:
+    return connection.ops.quote_name(meta.get_field(name).column)
+
+
+def _table(meta) -> str:
+    return connection.ops.quote_name(meta.db_table)
+
+
+def _loaded(meta, names: tuple[str, ...]) -> list[str]:
+    """`names` in the model's field order, as Model.from_db wants them."""
+    return [f.attname for f in meta.concrete_fields if f.attname in names]
+
+
+@lru_cache(maxsize=8)
+def _read_sql(vendor: str) -> str:
+    cols = ", ".join(f"r.{_col(_R, name)}" for name in _loaded(_R, _REGISTRATION_FIELDS))
+    return (
+        f"SELECT {cols}, c.{_col(_C, 'id')}, c.{_col(_C, 'created_at')}, c.{_col(_C, 'gate')} "  # noqa: S608
+        f"FROM {_table(_R)} r LEFT JOIN {_table(_C)} c "
+        f"ON c.{_col(_C, 'registration')} = r.{_col(_R, 'id')} AND c.{_col(_C, 'is_open')} = %s "
+        f"WHERE r.{_col(_R, 'id')} = %s"
+    )
+
+
+@lru_cache(maxsize=16)
+def _insert_sql(vendor: str, meta, fields: tuple[str, ...]) -> str:
+    cols = ", ".join(_col(meta, name) for name in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    returning = f" RETURNING {_col(meta, 'id')}" if connection.features.can_return_columns_from_insert else ""
+    return f"INSERT INTO {_table(meta)} ({cols}) VALUES ({marks}){returning}"  # noqa: S608
+
+
+_CHECKIN_FIELDS = (
+    "event",
+    "registration",
+    "direction",
+    "is_open",
+    "closes",
+    "gate",
+    "created_at",
+    "scanned_at",
+    "created_by",
+)
+_SCAN_FIELDS = (
+    "event",
+    "registration",
+    "checkin",
+    "result",
+    "direction",
+    "manual",
+    "gate",
+    "nonce",
+    "code_prefix",
+    "scanned_by",
+    "created_at",
+    "scanned_at",
+)
+
+
+def _sql_insert(meta, fields: tuple[str, ...], values: list) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(connection.vendor, meta, fields), values)
+        if connection.features.can_return_columns_from_insert:
+            return cursor.fetchone()[0]
+        return cursor.lastrowid
+
+
+def _db_datetime(value: datetime | None):
+    return None if value is None else connection.ops.adapt_datetimefield_value(value)
+
+
+def _aware(value) -> datetime | None:
+    """A datetime read by a raw cursor (SQLite hands back text) → aware UTC."""
+    if value is None or isinstance(value, datetime) and timezone.is_aware(value):
+        return value
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
+
+
+def _user_id(user) -> int | None:
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+def _registration_with_open_entry(*, event: Event, registration_id: int) -> Registration | None:
+    """The registration with its open entry (if any), read in one statement, no lock.
+
+    At most one open entry exists (unique index), so the LEFT JOIN gives at most one row.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_read_sql(connection.vendor), [True, registration_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    fields = _loaded(_R, _REGISTRATION_FIELDS)
+    count = len(fields)
+    registration = Registration.from_db(connection.alias, fields, row[:count])
+    if registration.event_id != event.id:
+        return None
+    registration.open_checkin_id, open_at, registration.open_checkin_gate = row[count:]
+    registration.open_checkin_at = _aware(open_at)
+    return registration
+
+
+def _decide(
+    *, registration: Registration | None, counter: int | None, direction: str
+) -> tuple[str, CheckIn | None]:
+    """The result for a registration in its current state; its open entry if any."""
+    if registration is None:
+        return Result.REVOKED, None  # signed by us, but the registration is gone
+    if registration.status in (Registration.Status.CANCELLED, Registration.Status.REJECTED):
+        return Result.REVOKED, None
+    if counter is not None and counter != registration.badge_counter:
+        return Result.REVOKED, None  # an older (reissued) badge
+    if registration.status != Registration.Status.CONFIRMED:
+        return Result.NOT_CONFIRMED, None
+    if registration.attendance != Registration.Attendance.IN_PERSON:
+        return Result.ONLINE_ONLY, None
+    open_entry = None
+    if registration.open_checkin_id is not None:
+        open_entry = CheckIn(
+            id=registration.open_checkin_id,
+            event_id=registration.event_id,
+            registration_id=registration.id,
+            direction=CheckIn.Direction.IN,
+            created_at=registration.open_checkin_at,
+            gate=registration.open_checkin_gate,
+            is_open=True,
+        )
+    if direction == CheckIn.Direction.IN and open_entry is not None:
+        return Result.ALREADY_CHECKED_IN, open_entry
+    if direction == CheckIn.Direction.OUT and open_entry is None:
+        return Result.NOT_CHECKED_IN, None
+    return Result.OK, open_entry
+
+
+class _LostRace(Exception):
+    """Another gate changed this person's state between our read and our write: decide again."""
+
+
+class CheckinContention(Conflict):
+    code = "checkin_contention"
+    title = "This badge is being scanned elsewhere right now; scan again"
+
+
+_ATTEMPTS = 3
+
+
+def _perform(
+    *,
+    event: Event,
+    registration_id: int,
+    counter: int | None,
+    gate: str,
+    nonce: str | None,
+    code: str,
+    scanned_at: datetime | None,
+    direction: str,
+    user,
+) -> ScanOutcome:
+    # Optimistic: read, decide, write. The partial unique index on open entries is the arbiter;
+    # whoever loses the race is rolled back and decides again on the committed state (which
+    # READ COMMITTED shows to the next statement), so it answers `already_checked_in`.
+    for _attempt in range(_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                registration = _registration_with_open_entry(event=event, registration_id=registration_id)
+                if registration is None and counter is None:
+                    raise RegistrationNotFound()  # by id: nothing is recorded for a wrong id
+                result, checkin = _decide(registration=registration, counter=counter, direction=direction)
+                now = timezone.now()
+                if result == Result.OK:
+                    if direction == CheckIn.Direction.OUT:
+                        closed = CheckIn.objects.filter(id=checkin.id, is_open=True).update(is_open=False)
+                        if not closed:
+                            raise _LostRace()
+                    checkin = CheckIn(
+                        event_id=event.id,
+                        registration_id=registration.id,
+                        direction=direction,
+                        is_open=direction == CheckIn.Direction.IN,
+                        closes_id=checkin.id if checkin is not None else None,
+                        gate=gate,
+                        created_at=now,
+                        scanned_at=scanned_at,
+                        created_by_id=_user_id(user),
+                    )
+                    checkin.id = _sql_insert(
+                        _C,
+                        _CHECKIN_FIELDS,
+                        [
+                            checkin.event_id,
+                            checkin.registration_id,
+                            checkin.direction,
+                            checkin.is_open,
+                            checkin.closes_id,
+                            gate,
+                            _db_datetime(now),
+                            _db_datetime(scanned_at),
+                            checkin.created_by_id,
+                        ],
+                    )
+                    checkin._state.adding = False
+                scan_id = _sql_insert(
+                    _S,
+                    _SCAN_FIELDS,
+                    [
+                        event.id,
+                        registration.id if registration is not None else None,
+                        checkin.id if checkin is not None else None,
+                        result,
+                        direction,
+                        counter is None,
+                        gate,
+                        nonce or "",
+                        _code_prefix(code),
+                        _user_id(user),
+                        _db_datetime(now),
+                        _db_datetime(scanned_at),
+                    ],
+                )
+        except IntegrityError:
+            # Either the nonce was seen before (answer from the original scan row), or another
+            # gate opened an entry first (decide again). This attempt is rolled back either way.
+            if nonce:
+                try:
+                    return _replay(event=event, nonce=nonce)
+                except Scan.DoesNotExist:
+                    pass
+            continue
+        except _LostRace:
+            continue
+        return ScanOutcome(
+            result=result, registration=registration, checkin=checkin, scan_id=scan_id, direction=direction
+        )
+    raise CheckinContention()
+
+
+def checkin_perform(
+    *,
+    event: Event,
+    code: str,
+    gate: str = "",
+    nonce: str | None = None,
+    scanned_at: datetime | None = None,
+    direction: str = CheckIn.Direction.IN,
+    user=None,
+) -> ScanOutcome:
+    """Scan a badge. Every outcome is recorded as a Scan row and returned, never raised."""
+    _check_direction(event, direction)
+    common = {"gate": gate, "nonce": nonce, "code": code, "scanned_at": scanned_at, "direction": direction}
+    try:
+        payload = verify_badge_token(code)
+    except InvalidBadgeToken:
+        return _record_refusal(event=event, result=Result.INVALID, user=user, **common)
+    if payload.event_id != event.id:
+        return _record_refusal(event=event, result=Result.WRONG_EVENT, user=user, **common)
+    return _perform(
+        event=event, registration_id=payload.registration_id, counter=payload.counter, user=user, **common
+    )
+
+
+def checkin_perform_manual(
+    *,
+    event: Event,
+    registration_id: int,
+    gate: str = "",
+    nonce: str | None = None,
+    scanned_at: datetime | None = None,
+    direction: str = CheckIn.Direction.IN,
+    user=None,
+) -> ScanOutcome:
+    """Check someone in by registration id (found by name search: no badge at hand)."""
+    _check_direction(event, direction)
+    return _perform(
+        event=event,
+        registration_id=registration_id,
+        counter=None,
+        gate=gate,
+        nonce=nonce or "",
+        code="",
+        scanned_at=scanned_at,
+        direction=direction,
+        user=user,
+    )
+
+
+class ReenteredSince(Conflict):
+    code = "reentered_since"
+    title = "This exit cannot be undone: the person has entered again since"
+
+
+@transaction.atomic
+def checkin_undo(*, event: Event, checkin_id: int, user=None) -> CheckIn:
+    """Undo a check-in (a mistaken scan): the row stays, marked undone, with who and when.
+
+    Undoing an entry closes it; undoing an exit re-opens the entry it closed.
+    """
+    checkin = CheckIn.objects.select_for_update().filter(id=checkin_id, event_id=event.id).first()
+    if checkin is None:
+        raise CheckInNotFound()
+    if checkin.undone_at is not None:
+        raise AlreadyUndone()
+    checkin.undone_at = timezone.now()
+    checkin.undone_by = user
+    checkin.is_open = False
+    checkin.save(update_fields=["undone_at", "undone_by", "is_open"])
+    if checkin.direction == CheckIn.Direction.OUT and checkin.closes_id is not None:
+        try:
+            with transaction.atomic():
+                CheckIn.objects.filter(id=checkin.closes_id, undone_at__isnull=True).update(is_open=True)
+        except IntegrityError:
+            raise ReenteredSince()
+    return checkin

@@ -1,0 +1,491 @@
+"""Writes to registrations: sign-up, seats and waitlist, approval, self-service, cancellation.
+
+Seats (pretix's locking rules): a transaction that may give out or free a seat locks the
+event row once, as late as possible but before counting (`SELECT … FOR NO KEY UPDATE`: it
+serialises seat decisions without blocking the foreign-key checks of unrelated inserts such
+as check-ins), then counts the seats held, decides, writes, and writes the outbox rows for
+what changed, all in that one transaction. A seat freed by a cancellation, a rejection, an
+attendance switch or a capacity increase goes to the waitlist in the same transaction.
+
+Seats are held by `confirmed` and `pending_approval` registrations (an approval event keeps
+the seat while the organiser decides, so approving never oversells and rejecting frees it).
+One waitlist per event, positions 1..N in sign-up order, renumbered when someone leaves it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Max, Q
+from django.utils import timezone as dj_timezone
+
+from config.problems import ApplicationError, Conflict
+from notifications.models import Notification
+from notifications.services import notification_enqueue
+from registrations import manage_tokens
+from registrations.models import Registration
+from registrations.validators import check_timezone, normalise_country, normalise_email
+from sessions.models import Event
+
+Status = Registration.Status
+Attendance = Registration.Attendance
+
+SEAT_HOLDING = (Status.CONFIRMED, Status.PENDING_APPROVAL)
+# Kinds whose message carries the calendar invite: their outbox version is the invite SEQUENCE.
+INVITE_KINDS = {
+    Notification.Kind.CONFIRMATION,
+    Notification.Kind.PROMOTED,
+    Notification.Kind.APPROVED,
+    Notification.Kind.CANCELLED,
+}
+ALREADY_REGISTERED_WINDOW = timedelta(minutes=10)
+# Waitlist renumbering moves rows out of the way first (the partial unique index on
+# (event, waitlist_position) is checked row by row and cannot be deferred).
+_RENUMBER_OFFSET = 1_000_000_000
+
+
+class RegistrationClosed(Conflict):
+    code = "registration_closed"
+    title = "Registration is closed"
+
+
+class AlreadyRegistered(Conflict):
+    code = "already_registered"
+    title = "Already registered"
+
+
+class RegistrationInactive(Conflict):
+    """A cancelled or rejected registration cannot be changed or revived."""
+
+    code = "registration_inactive"
+    title = "This registration is no longer active"
+
+
+class AlreadyCancelled(Conflict):
+    code = "already_cancelled"
+    title = "Already cancelled"
+
+
+class InvalidStatusTransition(Conflict):
+    code = "invalid_status_transition"
+    title = "Not possible in this registration's status"
+
+
+class EventFull(Conflict):
+    code = "event_full"
+    title = "No places left"
+
+
+class InvalidCapacity(ApplicationError):
+    code = "invalid_capacity"
+    title = "Invalid capacity"
+
+
+class ConsentRequired(ApplicationError):
+    code = "consent_required"
+    title = "Consent is required"
+
+
+class OnlineNotOffered(ApplicationError):
+    code = "online_not_offered"
+    title = "This event has no online attendance"
+
+
+class _Unchanged:
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED = _Unchanged()
+
+
+# --- seats and waitlist (call only with the event row locked) -------------------------------
+
+
+@dataclass(frozen=True)
+class SeatUsage:
+    in_person: int
+    online: int
+    waitlisted: int
+    last_position: int
+
+
+def seat_usage(event_id: int) -> SeatUsage:
+    """Seats held per attendance mode and the waitlist's length, in one aggregate query."""
+    row = Registration.objects.filter(
+        event_id=event_id, status__in=(*SEAT_HOLDING, Status.WAITLISTED)
+    ).aggregate(
+        in_person=Count("id", filter=Q(status__in=SEAT_HOLDING, attendance=Attendance.IN_PERSON)),
+        online=Count("id", filter=Q(status__in=SEAT_HOLDING, attendance=Attendance.ONLINE)),
+        waitlisted=Count("id", filter=Q(status=Status.WAITLISTED)),
+        last_position=Max("waitlist_position", filter=Q(status=Status.WAITLISTED)),
+    )
+    return SeatUsage(
+        in_person=row["in_person"],
+        online=row["online"],
+        waitlisted=row["waitlisted"],
+        last_position=row["last_position"] or 0,
+    )
+
+
+def _free_seats(event: Event, usage: SeatUsage, attendance: str) -> int | None:
+    """Free seats in that mode; None means unlimited (online without a limit)."""
+    if attendance == Attendance.IN_PERSON:
+        return max(event.capacity - usage.in_person, 0)
+    if event.online_capacity is None:
+        return None
+    return max(event.online_capacity - usage.online, 0)
+
+
+def _lock_event(event_id: int) -> Event:
+    return Event.objects.select_for_update(no_key=True).get(pk=event_id)
+
+
+def _seated_status(event: Event) -> str:
+    return Status.PENDING_APPROVAL if event.approval_required else Status.CONFIRMED
+
+
+def _notify(registration: Registration, kind: str, **context) -> None:
+    version = registration.invite_sequence if kind in INVITE_KINDS else 1
+    notification_enqueue(
+        event_id=registration.event_id,
+        kind=kind,
+        recipient_email=registration.email,
+        recipient_name=registration.full_name,
+        language=registration.language,
+        subject_type="registration",
+        subject_id=registration.id,
+        version=version,
+        context={"status": registration.status, **context},
+    )
+
+
+def _compact_waitlist(event_id: int) -> None:
+    """Renumber the waitlist 1..N in its current order (two UPDATEs, whatever moved)."""
+    rows = list(
+        Registration.objects.filter(event_id=event_id, status=Status.WAITLISTED)
+        .order_by("waitlist_position", "id")
+        .values_list("id", "waitlist_position")
+    )
+    moves = [(pk, rank) for rank, (pk, position) in enumerate(rows, start=1) if position != rank]
+    if not moves:
+        return
+    moved_ids = [pk for pk, _ in moves]
+    Registration.objects.filter(id__in=moved_ids).update(
+        waitlist_position=F("waitlist_position") + _RENUMBER_OFFSET
+    )
+    Registration.objects.bulk_update(
+        [Registration(id=pk, waitlist_position=rank) for pk, rank in moves],
+        ["waitlist_position"],
+        batch_size=500,
+    )
+
+
+def _promote(event: Event, *, now: datetime) -> list[Registration]:
+    """Give free seats to the waitlist, first come first served per attendance mode."""
+    usage = seat_usage(event.id)
+    if usage.waitlisted == 0:
+        return []
+    promoted: list[Registration] = []
+    for attendance in (Attendance.IN_PERSON, Attendance.ONLINE):
+        free = _free_seats(event, usage, attendance)
+        if free == 0:
+            continue
+        waiting = Registration.objects.filter(
+            event_id=event.id, status=Status.WAITLISTED, attendance=attendance
+        ).order_by("waitlist_position", "id")
+        promoted.extend(waiting if free is None else waiting[:free])
+    if not promoted:
+        return []
+    new_status = _seated_status(event)
+    Registration.objects.filter(id__in=[r.id for r in promoted]).update(
+        status=new_status, waitlist_position=None, updated_at=now
+    )
+    promoted.sort(key=lambda r: r.waitlist_position)
+    for registration in promoted:
+        position = registration.waitlist_position
+        registration.status = new_status
+        registration.waitlist_position = None
+        kind = Notification.Kind.PENDING_APPROVAL if event.approval_required else Notification.Kind.PROMOTED
+        _notify(registration, kind, promoted_from_position=position)
+    _compact_waitlist(event.id)
+    return promoted
+
+
+# --- sign-up ---------------------------------------------------------------------------------
+
+
+def registration_window_open(event: Event, now: datetime) -> bool:
+    if event.ends_at <= now:
+        return False
+    if event.registration_opens_at and now < event.registration_opens_at:
+        return False
+    return not (event.registration_closes_at and now >= event.registration_closes_at)
+
+
+def registration_create(
+    *,
+    event: Event,
+    full_name: str,
+    email: str,
+    country: str,
+    category: str,
+    attendance: str,
+    consent: bool,
+    organisation: str = "",
+    timezone: str | None = None,
+    language: str = "en",
+    accessibility_needs: str = "",
+) -> Registration:
+    """Sign someone up: a seat, a waitlist place, or a place in the approval queue.
+
+    The same address twice on one event → AlreadyRegistered (decided by the database's unique
+    constraint, so two concurrent sign-ups cannot both win), and the existing registration's
+    manage link is mailed again, at most once per address per 10 minutes."""
+    if consent is not True:
+        raise ConsentRequired("Registration needs the attendee's consent.")
+    if attendance == Attendance.ONLINE and not event.online_enabled:
+        raise OnlineNotOffered(errors={"attendance": ["This event has no online attendance."]})
+    now = dj_timezone.now()
+    if not registration_window_open(event, now):
+        raise RegistrationClosed("Registration for this event is not open.")
+    address = normalise_email(email)
+    salt = manage_tokens.new_salt()
+    registration = Registration(
+        event_id=event.id,
+        full_name=full_name,
+        email=address.email,
+        email_normalized=address.normalized,
+        organisation=organisation,
+        country=normalise_country(country),
+        category=category,
+        attendance=attendance,
+        timezone=check_timezone(timezone or event.timezone),
+        language=language,
+        accessibility_needs=accessibility_needs,
+        consent_at=now,
+        manage_token_salt=salt,
+        manage_token_hash=manage_tokens.token_hash(manage_tokens.token_for_salt(salt)),
+    )
+    try:
+        _registration_insert(registration)
+    except IntegrityError:
+        existing = Registration.objects.filter(event_id=event.id, email_normalized=address.normalized).first()
+        if existing is None:
+            raise
+        _already_registered(existing, now=now)
+        raise AlreadyRegistered(
+            "This e-mail address is already registered for this event; "
+            "its manage link has been sent to it again."
+        )
+    return registration
+
+
+@transaction.atomic
+def _registration_insert(registration: Registration) -> None:
+    event = _lock_event(registration.event_id)
+    usage = seat_usage(event.id)
+    free = _free_seats(event, usage, registration.attendance)
+    if free is None or free > 0:
+        registration.status = _seated_status(event)
+    else:
+        registration.status = Status.WAITLISTED
+        registration.waitlist_position = usage.last_position + 1
+    registration.save(force_insert=True)
+    kind = {
+        Status.CONFIRMED: Notification.Kind.CONFIRMATION,
+        Status.PENDING_APPROVAL: Notification.Kind.PENDING_APPROVAL,
+        Status.WAITLISTED: Notification.Kind.WAITLISTED,
+    }[registration.status]
+    _notify(registration, kind, waitlist_position=registration.waitlist_position)
+
+
+@transaction.atomic
+def _already_registered(registration: Registration, *, now: datetime) -> None:
+    # Concurrent duplicates of one registration take turns here (a row lock), so the check
+    # below and the write after it cannot interleave.
+    Registration.objects.select_for_update().filter(pk=registration.pk).first()
+    previous = Notification.objects.filter(
+        kind=Notification.Kind.ALREADY_REGISTERED, recipient_email=registration.email
+    )
+    if previous.filter(created_at__gte=now - ALREADY_REGISTERED_WINDOW).exists():
+        return
+    # Version = how many were sent before: two concurrent duplicates compute the same number,
+    # and the outbox's uniqueness keeps one row.
+    sent_before = previous.filter(subject_type="registration", subject_id=registration.id).count()
+    notification_enqueue(
+        event_id=registration.event_id,
+        kind=Notification.Kind.ALREADY_REGISTERED,
+        recipient_email=registration.email,
+        recipient_name=registration.full_name,
+        language=registration.language,
+        subject_type="registration",
+        subject_id=registration.id,
+        version=f"resend-{sent_before + 1}",
+        context={"status": registration.status},
+    )
+
+
+# --- self-service and organiser decisions ------------------------------------------------------
+
+
+def _locked(registration: Registration) -> tuple[Event, Registration]:
+    """Lock the event (seats may move), then re-read the registration under that lock."""
+    event = _lock_event(registration.event_id)
+    current = Registration.objects.select_for_update().get(pk=registration.pk)
+    return event, current
+
+
+def _refresh(target: Registration, source: Registration) -> Registration:
+    target.__dict__.update({k: v for k, v in source.__dict__.items() if k != "_state"})
+    return target
+
+
+@transaction.atomic
+def registration_update(
+    *,
+    registration: Registration,
+    timezone: str | None = None,
+    language: str | None = None,
+    attendance: str | None = None,
+) -> Registration:
+    """Self-service changes. Switching to in person takes a free seat or joins the waitlist;
+    switching to online needs a free online place; a freed seat goes to the waitlist."""
+    now = dj_timezone.now()
+    if attendance is not None and attendance != registration.attendance:
+        event, current = _locked(registration)
+    else:
+        event, current = None, Registration.objects.select_for_update().get(pk=registration.pk)
+    if current.status in (Status.CANCELLED, Status.REJECTED):
+        raise RegistrationInactive(f"This registration is {current.status}; it can no longer be changed.")
+    fields = ["updated_at"]
+    if timezone is not None:
+        current.timezone = check_timezone(timezone)
+        fields.append("timezone")
+    if language is not None:
+        current.language = language
+        fields.append("language")
+    if event is not None and attendance != current.attendance:
+        if attendance == Attendance.ONLINE and not event.online_enabled:
+            raise OnlineNotOffered(errors={"attendance": ["This event has no online attendance."]})
+        usage = seat_usage(event.id)
+        previous = current.status
+        fields += ["attendance", "status", "waitlist_position"]
+        current.attendance = attendance
+        if current.status in SEAT_HOLDING:
+            free = _free_seats(event, usage, attendance)
+            if free is not None and free <= 0:
+                if attendance == Attendance.ONLINE:
+                    raise EventFull("No online places are left; your registration is unchanged.")
+                current.status = Status.WAITLISTED
+                current.waitlist_position = usage.last_position + 1
+        current.save(update_fields=fields)
+        if current.status == Status.WAITLISTED and previous != Status.WAITLISTED:
+            _notify(current, Notification.Kind.WAITLISTED, waitlist_position=current.waitlist_position)
+        _promote(event, now=now)
+        current.refresh_from_db()
+    else:
+        current.save(update_fields=fields)
+    return _refresh(registration, current)
+
+
+@transaction.atomic
+def registration_cancel(
+    *, registration: Registration, by: str = "attendee", reason: str = ""
+) -> Registration:
+    """Cancel (by the attendee or an organiser). The badge stops verifying (status), the invite
+    is withdrawn (SEQUENCE+1, METHOD:CANCEL in the message) and the seat goes to the waitlist."""
+    event, current = _locked(registration)
+    if current.status == Status.CANCELLED:
+        raise AlreadyCancelled("This registration is already cancelled.")
+    if current.status == Status.REJECTED:
+        raise InvalidStatusTransition("A rejected registration cannot be cancelled.")
+    now = dj_timezone.now()
+    previous = current.status
+    current.status = Status.CANCELLED
+    current.cancelled_at = now
+    current.waitlist_position = None
+    current.invite_sequence += 1
+    fields = ["status", "cancelled_at", "waitlist_position", "invite_sequence", "updated_at"]
+    if reason:
+        current.decision_reason = reason
+        fields.append("decision_reason")
+    current.save(update_fields=fields)
+    _notify(current, Notification.Kind.CANCELLED, previous_status=previous, by=by, reason=reason)
+    if previous in SEAT_HOLDING:
+        _promote(event, now=now)
+    elif previous == Status.WAITLISTED:
+        _compact_waitlist(event.id)
+    return _refresh(registration, current)
+
+
+@transaction.atomic
+def registration_approve(*, registration: Registration, reason: str = "") -> Registration:
+    """pending_approval → confirmed. The seat was held while pending, so this never oversells."""
+    _event, current = _locked(registration)
+    if current.status != Status.PENDING_APPROVAL:
+        raise InvalidStatusTransition(
+            f"Only a pending registration can be approved (this one is {current.status})."
+        )
+    current.status = Status.CONFIRMED
+    current.decision_reason = reason
+    current.save(update_fields=["status", "decision_reason", "updated_at"])
+    _notify(current, Notification.Kind.APPROVED)
+    return _refresh(registration, current)
+
+
+@transaction.atomic
+def registration_reject(*, registration: Registration, reason: str = "") -> Registration:
+    """pending_approval or waitlisted → rejected; a held seat goes to the waitlist."""
+    event, current = _locked(registration)
+    if current.status not in (Status.PENDING_APPROVAL, Status.WAITLISTED):
+        raise InvalidStatusTransition(
+            f"Only a pending or waitlisted registration can be rejected (this one is {current.status}); "
+            "cancel a confirmed one instead."
+        )
+    now = dj_timezone.now()
+    previous = current.status
+    current.status = Status.REJECTED
+    current.waitlist_position = None
+    current.decision_reason = reason
+    current.save(update_fields=["status", "waitlist_position", "decision_reason", "updated_at"])
+    _notify(current, Notification.Kind.REJECTED, reason=reason)
+    if previous in SEAT_HOLDING:
+        _promote(event, now=now)
+    else:
+        _compact_waitlist(event.id)
+    return _refresh(registration, current)
+
+
+@transaction.atomic
+def waitlist_promote(*, event: Event) -> list[Registration]:
+    """Fill whatever seats are free from the waitlist (normally a no-op: every change that
+    frees a seat promotes in its own transaction)."""
+    locked = _lock_event(event.id)
+    return _promote(locked, now=dj_timezone.now())
+
+
+@transaction.atomic
+def registration_capacity_change(
+    *, event: Event, capacity: int, online_capacity: int | None | _Unchanged = UNCHANGED
+) -> list[Registration]:
+    """Set the in-person (and optionally online; None = unlimited) capacity and promote the
+    waitlist into the new seats, in order. Lowering a capacity never unseats anyone.
+    Returns the promoted registrations."""
+    if capacity is None or capacity < 0:
+        raise InvalidCapacity(errors={"capacity": ["Capacity must be zero or more."]})
+    if online_capacity is not UNCHANGED and online_capacity is not None and online_capacity < 0:
+        raise InvalidCapacity(errors={"online_capacity": ["Online capacity must be zero or more."]})
+    now = dj_timezone.now()
+    locked = _lock_event(event.id)
+    changes: dict = {"capacity": capacity}
+    if online_capacity is not UNCHANGED:
+        changes["online_capacity"] = online_capacity
+    # A targeted UPDATE: other fields of the event (edited elsewhere) are not overwritten.
+    Event.objects.filter(pk=locked.pk).update(**changes, updated_at=now)
+    for name, value in changes.items():
+        setattr(locked, name, value)
+        setattr(event, name, value)
+    return _promote(locked, now=now)

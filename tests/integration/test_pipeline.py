@@ -1,0 +1,126 @@
+"""The outbox end to end: real worker process, real broker, real SMTP server on loopback.
+
+Rows are committed (transactional tests) so the worker process sees them; nothing is eager."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import vobject
+
+from notifications.models import Notification
+from registrations.services import registration_cancel, registration_create
+from sessions.models import Session, SessionSpeaker
+from sessions.services import agenda_publish
+from tests.factories import EventFactory, SessionFactory, SpeakerFactory
+from tests.notifications.pipeline import RecordingSmtpServer, stopping, worker_env
+from tests.support.processes import start_celery_worker, wait_for, wait_worker_ready
+from worker import app as celery_app
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def smtp():
+    server = RecordingSmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def worker(tmp_path, smtp):
+    assert not celery_app.conf.task_always_eager
+    celery_app.control.purge()  # tasks left by earlier tests name rows that no longer exist
+    process = start_celery_worker(tmp_path, **worker_env(smtp.port))
+    with stopping(process):
+        wait_worker_ready(process)
+        yield process
+
+
+def _sign_up(event, email: str, **fields):
+    data = {
+        "full_name": "Amina Diallo",
+        "email": email,
+        "country": "SN",
+        "category": "member_state",
+        "attendance": "in_person",
+        "consent": True,
+        "language": "en",
+        "timezone": "Africa/Dakar",
+        **fields,
+    }
+    return registration_create(event=event, **data)
+
+
+def _calendar(message) -> vobject.base.Component:
+    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    return part, vobject.readOne(part.get_content())
+
+
+def _wait_mail(smtp, email: str, count: int, worker) -> list:
+    wait_for(
+        lambda: len(smtp.inbox.to(email)) >= count or not worker.alive(),
+        timeout=60,
+        what=f"{count} message(s) to {email}",
+    )
+    assert worker.alive(), worker.log()[-3000:]
+    return smtp.inbox.to(email)
+
+
+def test_sign_up_mail_arrives_and_cancel_sends_cancel_with_same_uid_higher_sequence(worker, smtp):
+    event = EventFactory(capacity=10)
+
+    registration = _sign_up(event, "amina@example.org")
+    [confirmation] = _wait_mail(smtp, "amina@example.org", 1, worker)
+    registration_cancel(registration=registration)
+    [_, cancellation] = _wait_mail(smtp, "amina@example.org", 2, worker)
+
+    part, invite = _calendar(confirmation)
+    cancel_part, cancel = _calendar(cancellation)
+    assert part.get_param("method") == "REQUEST"
+    assert cancel_part.get_param("method") == "CANCEL"
+    assert invite.method.value == "REQUEST"
+    assert cancel.method.value == "CANCEL"
+    assert cancel.vevent.uid.value == invite.vevent.uid.value
+    assert int(cancel.vevent.sequence.value) > int(invite.vevent.sequence.value)
+    rows = Notification.objects.filter(subject_id=registration.id).order_by("id")
+    assert [(r.kind, r.status) for r in rows] == [("confirmation", "sent"), ("cancelled", "sent")]
+    assert [r.message_id for r in rows] == [str(confirmation["Message-ID"]), str(cancellation["Message-ID"])]
+
+
+def test_publish_moved_session_updates_attendees_and_that_sessions_speakers_only(worker, smtp):
+    event = EventFactory(capacity=10)
+    opening = SessionFactory(event=event, title="Opening")
+    panel = SessionFactory(event=event, title="Panel", starts_at=event.starts_at + timedelta(minutes=30))
+    opener, panellist = SpeakerFactory(event=event), SpeakerFactory(event=event)
+    SessionSpeaker.objects.create(session=opening, speaker=opener)
+    SessionSpeaker.objects.create(session=panel, speaker=panellist)
+    attendees = [f"attendee-{i}@example.org" for i in range(3)]
+    for email in attendees:
+        _sign_up(event, email)
+    agenda_publish(event=event)
+    for email in attendees:
+        _wait_mail(smtp, email, 2, worker)  # confirmation + first agenda
+    _wait_mail(smtp, panellist.email, 1, worker)
+    _wait_mail(smtp, opener.email, 1, worker)
+
+    Session.objects.filter(pk=panel.pk).update(
+        starts_at=panel.starts_at + timedelta(hours=1), ends_at=panel.ends_at + timedelta(hours=1)
+    )
+    version = agenda_publish(event=event)
+    for email in attendees:
+        _wait_mail(smtp, email, 3, worker)
+    [_, moved] = _wait_mail(smtp, panellist.email, 2, worker)
+
+    rows = Notification.objects.filter(
+        kind__in=["agenda_update", "speaker_invite"], created_at__gte=version.published_at
+    )
+    wait_for(lambda: not rows.exclude(status=Notification.Status.SENT).exists(), timeout=30, what="all sent")
+    assert sorted(rows.values_list("kind", "recipient_email")) == sorted(
+        [("agenda_update", email) for email in attendees] + [("speaker_invite", panellist.email)]
+    )
+    assert len(smtp.inbox.to(opener.email)) == 1
+    _, invite = _calendar(moved)
+    assert invite.method.value == "REQUEST"
+    assert int(invite.vevent.sequence.value) == 1
