@@ -29,6 +29,9 @@ app.conf.update(
         "notifications.sweep_outbox": {"queue": "default"},
         "notifications.send_reminders": {"queue": "default"},
     },
+    # Nothing reads task results but `ping_worker`; storing them would tie publishing to the
+    # result backend (a reconnect loop when Redis is down).
+    task_ignore_result=True,
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     # 1 keeps a killed worker's unacked backlog small; the outbox sweep re-dispatches those rows

@@ -100,6 +100,15 @@ class RegistrationList:
             ]
 
 
+class RegistrationListPageSerializer(serializers.Serializer):
+    """The page envelope of DRF's PageNumberPagination, as the list really answers."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = RegistrationList.OutputSerializer(many=True)
+
+
 LIST_PARAMETERS = [
     OpenApiParameter("status", OpenApiTypes.STR, many=True, enum=Registration.Status.values, explode=True),
     OpenApiParameter(
@@ -201,7 +210,7 @@ class RegistrationCollectionApi(APIView):
     @extend_schema(
         operation_id="registrations_list",
         parameters=LIST_PARAMETERS,
-        responses=RegistrationList.OutputSerializer(many=True),
+        responses=RegistrationListPageSerializer,
     )
     def get(self, request, slug: str):
         event = event_for_organiser(slug)

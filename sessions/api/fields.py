@@ -21,7 +21,12 @@ from sessions.timezones import get_zone, make_aware_strict
 class EventLocalDateTimeField(serializers.Field):
     default_error_messages = {
         "invalid": "Use ISO 8601, e.g. 2024-09-12T10:00:00-04:00 or 2024-09-12T10:00:00 (venue time).",
+        "out_of_range": "Give a date between 1970 and 2100.",
     }
+    # Before 1970 zones use local mean time with offsets in seconds (New York: -04:56:02), which
+    # ISO 8601 / RFC 3339 output cannot carry; no event is scheduled there anyway.
+    earliest_year = 1970
+    latest_year = 2100
 
     def _zone_name(self) -> str:
         root = self.root
@@ -44,8 +49,12 @@ class EventLocalDateTimeField(serializers.Field):
             parsed = None
         if parsed is None:
             self.fail("invalid")
+        if not self.earliest_year <= parsed.year <= self.latest_year:
+            self.fail("out_of_range")
         if parsed.tzinfo is None:
-            return make_aware_strict(parsed, self._zone_name(), field=self.field_name)
+            parsed = make_aware_strict(parsed, self._zone_name(), field=self.field_name)
+        if parsed.utcoffset().seconds % 60:
+            self.fail("invalid")
         return parsed
 
     def to_representation(self, value: datetime) -> str:
