@@ -59,7 +59,7 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 
 test: install-dev jsdeps lint
-	$(PY) manage.py makemigrations --check --dry-run -v0 || (echo "models changed without a migration" && exit 1)
+	DJANGO_SETTINGS_MODULE=config.settings_test $(PY) manage.py makemigrations --check --dry-run -v0 || (echo "models changed without a migration" && exit 1)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: install-dev
