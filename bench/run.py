@@ -178,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: preparing the stack in {config.var_dir} …", file=sys.stderr)
         stack.prepare()
         os.environ.update(stack.env)
+        # The harness's own Django (seeding, in-process profiles) keeps stdout for the table.
+        os.environ["LOG_LEVEL"] = "WARNING"
         import django
 
         django.setup()
