@@ -6,7 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CONVENE_VAR_DIR=/app/var
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends fonts-noto-core fonts-noto-cjk nodejs npm \
+    && apt-get install -y --no-install-recommends nodejs npm \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

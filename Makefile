@@ -8,7 +8,7 @@ export CONVENE_VAR_DIR ?= $(CURDIR)/var
 WEB_PORT ?= 8000
 SMTP_PORT ?= 1025
 
-.PHONY: run test lint bench requirements install install-dev migrate seed clean jsdeps
+.PHONY: run test lint bench requirements install install-dev migrate seed clean jsdeps jsdeps-optional
 
 # uv (from PyPI, into the venv) installs the pinned requirements quickly and exactly.
 $(UV):
@@ -32,6 +32,11 @@ node_modules/jsqr/dist/jsQR.js: package.json
 	touch $@
 jsdeps: node_modules/jsqr/dist/jsQR.js
 
+# `make run` works without npm too: the scanner page then needs a browser with BarcodeDetector.
+jsdeps-optional:
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory jsdeps; \
+	else echo "npm not found: skipping jsQR (the scanner page will use the browser's BarcodeDetector)"; fi
+
 # Re-pin after editing pyproject.toml. uv's output records no download addresses.
 requirements: | $(UV)
 	$(UV) pip compile pyproject.toml -o requirements/base.txt --python-version 3.11 -q
@@ -41,7 +46,7 @@ migrate: install
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --noinput -v0
 
 # Web, worker, beat and the SMTP catcher in one terminal; Ctrl-C stops them all.
-run: install jsdeps migrate
+run: install jsdeps-optional migrate
 	@export DJANGO_DEBUG=$${DJANGO_DEBUG:-1} EMAIL_PORT=$(SMTP_PORT) \
 	  PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(WEB_PORT)}; \
 	$(PY) manage.py seed_demo && \

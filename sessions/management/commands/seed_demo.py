@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -16,6 +17,7 @@ from sessions.models import Event, Room, Session, SessionSpeaker, Speaker
 from sessions.services import agenda_publish
 from sessions.timezones import get_zone, make_aware_strict
 
+DEMO_PASSWORD = "convene-demo"  # noqa: S105  (development only, see _ensure_users)
 DEMO_USERS = [
     ("organiser@convene.localhost", EventRole.Role.ORGANISER),
     ("checkin@convene.localhost", EventRole.Role.CHECKIN),
@@ -57,6 +59,8 @@ class Command(BaseCommand):
         if not options["quiet_tokens"]:
             for email, role, key in tokens:
                 self.stdout.write(f"  {role:<10} {email:<32} Authorization: Token {key}")
+            if settings.DEBUG:
+                self.stdout.write(f"  Scanner page /checkin/: either address, password '{DEMO_PASSWORD}'")
 
     def _local(self, day: date, hhmm: str) -> datetime:
         naive = datetime.combine(day, time.fromisoformat(hhmm))
@@ -106,7 +110,11 @@ class Command(BaseCommand):
         for email, role in DEMO_USERS:
             user, created = User.objects.get_or_create(username=email, defaults={"email": email})
             if created:
-                user.set_unusable_password()
+                # A known password only in development, for the scanner page's login.
+                if settings.DEBUG:
+                    user.set_password(DEMO_PASSWORD)
+                else:
+                    user.set_unusable_password()
                 user.save()
             EventRole.objects.get_or_create(user=user, event=event, role=role)
             token, _ = Token.objects.get_or_create(user=user)
