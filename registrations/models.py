@@ -74,6 +74,11 @@ class Registration(models.Model):
         return f"{self.full_name} ({self.event_id})"
 
 
+# Statuses that hold a seat (in person, or online when that is limited): pending approval
+# holds one too, so approving never oversells.
+SEAT_HOLDING_STATUSES = (Registration.Status.CONFIRMED, Registration.Status.PENDING_APPROVAL)
+
+
 class EventRole(models.Model):
     """Who may do what on one event: organisers everything, check-in staff scanning and stats."""
 

@@ -25,14 +25,14 @@ from config.problems import ApplicationError, Conflict
 from notifications.models import Notification
 from notifications.services import notification_enqueue
 from registrations import manage_tokens
-from registrations.models import Registration
+from registrations.models import SEAT_HOLDING_STATUSES, Registration
 from registrations.validators import check_timezone, normalise_country, normalise_email
 from sessions.models import Event
 
 Status = Registration.Status
 Attendance = Registration.Attendance
 
-SEAT_HOLDING = (Status.CONFIRMED, Status.PENDING_APPROVAL)
+SEAT_HOLDING = SEAT_HOLDING_STATUSES
 # Kinds whose message carries the calendar invite: their outbox version is the invite SEQUENCE.
 INVITE_KINDS = {
     Notification.Kind.CONFIRMATION,

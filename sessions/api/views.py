@@ -127,7 +127,9 @@ class EventListApi(PublicReadOrganiserWrite, APIView):
 
     @extend_schema(responses=EventOutputSerializer(many=True), operation_id="events_list")
     def get(self, request):
-        events = selectors.event_list_public()
+        from registrations.selectors import events_with_seats_taken
+
+        events = events_with_seats_taken(selectors.event_list_public())
         return Response(EventOutputSerializer(events, many=True).data)
 
     @extend_schema(

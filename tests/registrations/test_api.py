@@ -388,6 +388,22 @@ def test_event_detail_seats_left_counts_confirmed_and_pending_in_person(client):
     assert response.json()["seats_left"] == 2
 
 
+def test_event_list_counts_seats_in_one_query_for_every_event(client, django_assert_num_queries):
+    events = [EventFactory(capacity=5) for _ in range(3)]
+    for n, event in enumerate(events):
+        for i in range(n):
+            post_signup(client, event, signup_payload(email=f"e{n}-{i}@example.org"))
+
+    with django_assert_num_queries(1):
+        response = client.get("/api/v1/events/")
+
+    assert {e["slug"]: e["seats_left"] for e in response.json()} == {
+        events[0].slug: 5,
+        events[1].slug: 4,
+        events[2].slug: 3,
+    }
+
+
 def test_signup_path_stays_cheap(client, django_assert_max_num_queries):
     event = EventFactory(capacity=1)
     post_signup(client, event, signup_payload(email="first@example.org"))
