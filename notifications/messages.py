@@ -348,9 +348,6 @@ def attendee_invite(registration, event, latest, *, method: str, email: str) -> 
     )
 
 
-_attendee_invite = attendee_invite  # the name registrations/api/files.py imports
-
-
 def badge_data(registration, event, language: str, token: str) -> badges.BadgeData:
     with translation.override(language):
         zone_name = event.timezone
@@ -370,11 +367,9 @@ def badge_data(registration, event, language: str, token: str) -> badges.BadgeDa
 
 
 def _badge_attachments(registration, event, language: str) -> list[Attachment]:
-    from registrations.badge_tokens import issue_badge_token
+    from registrations.badge_tokens import badge_token_for
 
-    token = issue_badge_token(
-        event_id=event.id, registration_id=registration.id, counter=registration.badge_counter
-    )
+    token = badge_token_for(registration)
     attachments = [Attachment("badge.png", badges.qr_png(token), "image/png")]
     if getattr(settings, "BADGE_PDF_IN_EMAIL", True):
         try:

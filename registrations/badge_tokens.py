@@ -257,6 +257,13 @@ def issue_badge_token(*, event_id: int, registration_id: int, counter: int) -> s
     return token
 
 
+def badge_token_for(registration) -> str:
+    """The current badge of a registration (its counter: older badges are revoked)."""
+    return issue_badge_token(
+        event_id=registration.event_id, registration_id=registration.id, counter=registration.badge_counter
+    )
+
+
 def decode_badge_token(code: str) -> tuple[BadgePayload, bytes, bytes]:
     """Parse without checking the signature: (payload, signed bytes, signature)."""
     if not isinstance(code, str) or not code:

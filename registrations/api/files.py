@@ -13,6 +13,7 @@ from config.problems import Conflict, ServiceUnavailable
 from config.schema import ProblemSerializer
 from registrations import selectors
 from registrations.api.negotiation import IgnoreAcceptNegotiation
+from registrations.badge_tokens import badge_token_for
 from registrations.models import Registration
 from registrations.throttles import ManageTokenThrottle
 
@@ -38,14 +39,6 @@ def _badge_registration(token: str) -> Registration:
     return registration
 
 
-def _badge_token(registration: Registration) -> str:
-    from registrations.badge_tokens import issue_badge_token
-
-    return issue_badge_token(
-        event_id=registration.event_id, registration_id=registration.id, counter=registration.badge_counter
-    )
-
-
 def _private(response: HttpResponse, filename: str) -> HttpResponse:
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
@@ -69,7 +62,7 @@ class BadgePngApi(_FileApi):
 
         registration = _badge_registration(token)
         return _private(
-            HttpResponse(badges.qr_png(_badge_token(registration)), content_type="image/png"), "badge.png"
+            HttpResponse(badges.qr_png(badge_token_for(registration)), content_type="image/png"), "badge.png"
         )
 
 
@@ -84,7 +77,7 @@ class BadgePdfApi(_FileApi):
 
         registration = _badge_registration(token)
         language = messages.language_for(registration.language)
-        data = messages.badge_data(registration, registration.event, language, _badge_token(registration))
+        data = messages.badge_data(registration, registration.event, language, badge_token_for(registration))
         try:
             pdf = badges.badge_pdf(data)
         except badges.FontsMissing:
@@ -111,7 +104,7 @@ class InviteIcsApi(_FileApi):
             raise NoInvite(f"A {registration.status} registration has no calendar invite yet.")
         event = registration.event
         with translation.override(messages.language_for(registration.language)):
-            body = messages._attendee_invite(
+            body = messages.attendee_invite(
                 registration,
                 event,
                 agenda_latest_version(event=event),
