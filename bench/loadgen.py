@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import time
 from collections import Counter
@@ -43,6 +44,9 @@ class RunResult:
     replies: list[Reply]
     transport_errors: list[str]
     client_cpu: float = 0.0  # CPU seconds the generator itself used (it shares the machine)
+    # CPU seconds the whole machine was busy (every process: server, database, generator);
+    # per request, a cost figure that other tenants' load disturbs less than requests/s.
+    machine_cpu: float | None = None
 
     @property
     def count(self) -> int:
@@ -81,7 +85,14 @@ class RunResult:
             "statuses": {str(k): v for k, v in sorted(self.statuses().items())},
             "transport_errors": len(self.transport_errors),
             "client_cpu_pct_of_one_core": round(100 * self.client_cpu / self.wall, 1) if self.wall else None,
+            "machine_cpu_ms_per_request": self.machine_cpu_ms_per_request,
         }
+
+    @property
+    def machine_cpu_ms_per_request(self) -> float | None:
+        if self.machine_cpu is None or not self.count:
+            return None
+        return round(1000 * self.machine_cpu / self.count, 3)
 
 
 class _Connection:
@@ -202,10 +213,30 @@ def run(
         iterator: Iterator[Request] = endless()
     else:
         iterator = iter(requests)
-    cpu = time.process_time()
+    cpu, busy = time.process_time(), machine_busy_seconds()
     result = asyncio.run(_run(port, iterator, concurrency, max_requests, duration))
     result.client_cpu = time.process_time() - cpu
+    if busy is not None:
+        result.machine_cpu = machine_busy_seconds() - busy
     return result
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all cores have spent busy since boot (Linux /proc/stat; None elsewhere).
+
+    Busy is user + nice + system + irq + softirq: not idle, not waiting for I/O, and not
+    `steal` (time the hypervisor gave to other machines).
+    """
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[1:8])
+    return (user + nice + system + irq + softirq) / _CLOCK_TICKS
 
 
 def json_body(data) -> tuple[bytes, dict[str, str]]:

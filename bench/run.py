@@ -80,15 +80,15 @@ def fmt(value, suffix: str = "") -> str:
 
 def table(results: dict[str, dict]) -> str:
     lines = [
-        "| scenario | figure | value | p50 ms | p99 ms | ratio | target | ok |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
+        "| scenario | figure | value | p50 ms | p99 ms | ratio | CPU ms/req (cost ratio) | target | ok |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for name, result in results.items():
         if "skipped" in result:
-            lines.append(f"| {name} | skipped: {result['skipped']} | | | | | | |")
+            lines.append(f"| {name} | skipped: {result['skipped']} | | | | | | | |")
             continue
         if "error" in result:
-            lines.append(f"| {name} | error: {result['error'].splitlines()[-1][:120]} | | | | | | ✗ |")
+            lines.append(f"| {name} | error: {result['error'].splitlines()[-1][:120]} | | | | | | | ✗ |")
             continue
         for fig in result.get("figures", []):
             ratio = fig.get("ratio")
@@ -105,9 +105,12 @@ def table(results: dict[str, dict]) -> str:
                         value = ", ".join(f"{k} {v}" for k, v in value.items())
                     extra.append(f"{key.replace('_', ' ')}: {value}")
             metric = fig["metric"] + (f" ({'; '.join(extra)})" if extra else "")
+            cpu_text = fmt(fig.get("cpu_ms"))
+            if isinstance(fig.get("cost_ratio"), float):
+                cpu_text += f" ({fig['cost_ratio']:.0%})"
             lines.append(
                 f"| {name} | {metric} | {fmt(fig.get('value'))} | {fmt(fig.get('p50_ms'))} | "
-                f"{fmt(fig.get('p99_ms'))} | {ratio_text} | {fig.get('target', '')} | "
+                f"{fmt(fig.get('p99_ms'))} | {ratio_text} | {cpu_text} | {fig.get('target', '')} | "
                 f"{'✓' if fig.get('ok') else '✗'} |"
             )
     return "\n".join(lines)

@@ -76,6 +76,21 @@ def problem_response(body: dict, headers: dict | None = None) -> Response:
     return response
 
 
+def database_unavailable(exc: Exception) -> tuple[dict, dict]:
+    """The database went away (restart, failover, terminated backend): say so, retryably.
+
+    Body and headers of the 503, for DRF views and for the views that answer without DRF.
+    """
+    logger.warning("database unavailable", extra={"error": type(exc).__name__})
+    body = problem(
+        status_code=503,
+        code="database_unavailable",
+        title="Service temporarily unavailable",
+        detail="The database is not answering; retry shortly.",
+    )
+    return body, {"Retry-After": "2"}
+
+
 def _flatten_errors(detail) -> dict[str, list[str]]:
     """DRF error trees → {"field": ["message", ...], "nested.field": [...]}."""
     flat: dict[str, list[str]] = {}
@@ -160,15 +175,7 @@ def exception_handler(exc, context) -> Response:
         return problem_response(body, headers)
 
     if isinstance(exc, OperationalError | InterfaceError):
-        # The database went away (restart, failover, terminated backend): say so, retryably.
-        logger.warning("database unavailable", extra={"error": type(exc).__name__})
-        body = problem(
-            status_code=503,
-            code="database_unavailable",
-            title="Service temporarily unavailable",
-            detail="The database is not answering; retry shortly.",
-        )
-        return problem_response(body, {"Retry-After": "2"})
+        return problem_response(*database_unavailable(exc))
 
     if isinstance(exc, DatabaseError):
         logger.exception("database error")

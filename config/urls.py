@@ -11,9 +11,10 @@ urlpatterns = [
     path("checkin/", include("registrations.pages")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Check-in first: the door rush is the hottest route, and resolving tries patterns in order.
+    path("api/v1/", include("registrations.api.checkin_urls")),
     path("api/v1/", include("sessions.api.urls")),
     path("api/v1/", include("registrations.api.urls")),
-    path("api/v1/", include("registrations.api.checkin_urls")),
     path("api/v1/", include("notifications.api.urls")),
 ]
 

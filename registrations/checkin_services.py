@@ -15,6 +15,7 @@ written here (see `_read_sql`); the rare paths (replays, exits, undo) use the OR
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -485,3 +486,153 @@ def checkin_undo(*, event: Event, checkin_id: int, user=None) -> CheckIn:
         except IntegrityError:
             raise ReenteredSince()
     return checkin
+
+
+# --- the door-rush path: one read, one write ---------------------------------------------------
+#
+# A scan with an API token is the request a door rush repeats thousands of times. On PostgreSQL
+# it costs two statements, each its own transaction (autocommit): one SELECT that authorises the
+# token on the event and reads the registration with its open entry, and one INSERT of the
+# check-in and the scan row together (a data-modifying CTE, so both or neither are written).
+# The partial unique index and the nonce index stay the arbiters, as on the general path:
+# whatever this path does not answer itself (a refused token, a bad signature, a replayed nonce,
+# a lost race, exits, offline uploads) is left to `checkin_perform`, which has the full rules.
+
+
+class NotHandledHere(Exception):
+    """The fast path does not answer this scan; the general path will (nothing was written)."""
+
+
+_SCAN_ROLES = ("organiser", "checkin")
+
+
+@lru_cache(maxsize=4)
+def _token_scan_context_sql(vendor: str) -> tuple[str, list[str]]:
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from registrations.models import EventRole
+
+    quote = connection.ops.quote_name
+    user_meta, token_meta, role_meta, event_meta = (
+        get_user_model()._meta,
+        Token._meta,
+        EventRole._meta,
+        Event._meta,
+    )
+    fields = _loaded(_R, _REGISTRATION_FIELDS)
+    cols = ", ".join(f"r.{_col(_R, name)}" for name in fields)
+    marks = ", ".join(["%s"] * len(_SCAN_ROLES))
+    sql = (
+        f"SELECT u.{quote(user_meta.pk.column)}, e.{quote(event_meta.pk.column)}, "  # noqa: S608
+        f"e.{quote(event_meta.get_field('checkin_policy').column)}, "
+        f"{cols}, c.{_col(_C, 'id')}, c.{_col(_C, 'created_at')}, c.{_col(_C, 'gate')} "
+        f"FROM {quote(token_meta.db_table)} t "
+        f"JOIN {quote(user_meta.db_table)} u ON u.{quote(user_meta.pk.column)} = "
+        f"t.{quote(token_meta.get_field('user').column)} AND u.{quote('is_active')} "
+        f"JOIN {quote(event_meta.db_table)} e ON e.{quote('slug')} = %s "
+        f"LEFT JOIN {_table(_R)} r ON r.{_col(_R, 'id')} = %s AND r.{_col(_R, 'event')} = e.{quote('id')} "
+        f"LEFT JOIN {_table(_C)} c ON c.{_col(_C, 'registration')} = r.{_col(_R, 'id')} "
+        f"AND c.{_col(_C, 'is_open')} "
+        f"WHERE t.{quote(token_meta.pk.column)} = %s "
+        f"AND EXISTS (SELECT 1 FROM {quote(role_meta.db_table)} er "
+        f"WHERE er.{quote(role_meta.get_field('event').column)} = e.{quote('id')} "
+        f"AND er.{quote(role_meta.get_field('user').column)} = u.{quote(user_meta.pk.column)} "
+        f"AND er.{quote('role')} IN ({marks}))"
+    )
+    return sql, fields
+
+
+@lru_cache(maxsize=4)
+def _insert_checkin_and_scan_sql(vendor: str) -> str:
+    checkin_cols = ", ".join(_col(_C, name) for name in _CHECKIN_FIELDS)
+    checkin_marks = ", ".join(["%s"] * len(_CHECKIN_FIELDS))
+    scan_fields = [name for name in _SCAN_FIELDS if name != "checkin"]
+    scan_cols = ", ".join(_col(_S, name) for name in scan_fields)
+    scan_marks = ", ".join(["%s"] * len(scan_fields))
+    return (
+        f"WITH c AS (INSERT INTO {_table(_C)} ({checkin_cols}) VALUES ({checkin_marks}) "  # noqa: S608
+        f"RETURNING {_col(_C, 'id')}) "
+        f"INSERT INTO {_table(_S)} ({scan_cols}, {_col(_S, 'checkin')}) "
+        f"SELECT {scan_marks}, c.{_col(_C, 'id')} FROM c "
+        f"RETURNING {_col(_S, 'id')}, {_col(_S, 'checkin')}"
+    )
+
+
+def checkin_scan_by_token(
+    *, slug: str, api_token: str, code: str, gate: str, nonce: str | None
+) -> ScanOutcome:
+    """Scan a badge (an entry, scanned now) for the holder of an API token, in two statements.
+
+    Raises NotHandledHere, having written nothing, for whatever `checkin_perform` must answer.
+    """
+    if connection.vendor != "postgresql":
+        raise NotHandledHere()
+    try:
+        payload = verify_badge_token(code)
+    except InvalidBadgeToken:
+        raise NotHandledHere() from None
+    sql, fields = _token_scan_context_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [slug, payload.registration_id, api_token, *_SCAN_ROLES])
+        row = cursor.fetchone()
+    if row is None:  # unknown token, inactive user, no role on this event, or no such event
+        raise NotHandledHere()
+    user_id, event_id, _policy = row[:3]
+    if event_id != payload.event_id:
+        raise NotHandledHere()
+    count = len(fields)
+    registration_row = row[3 : 3 + count]
+    if registration_row[0] is None:
+        raise NotHandledHere()  # signed by us, but gone: the general path records `revoked`
+    registration = Registration.from_db(connection.alias, fields, registration_row)
+    registration.open_checkin_id, open_at, registration.open_checkin_gate = row[3 + count :]
+    registration.open_checkin_at = _aware(open_at)
+    direction = CheckIn.Direction.IN
+    result, open_entry = _decide(registration=registration, counter=payload.counter, direction=direction)
+    now = timezone.now()
+    scan_values = [
+        event_id,
+        registration.id,
+        result,
+        direction,
+        False,
+        gate,
+        nonce or "",
+        _code_prefix(code),
+        user_id,
+        now,
+        None,
+    ]
+    # Outside a transaction (a web request) the statement is its own; inside one (a test, a
+    # caller's block) a savepoint keeps a refused INSERT from breaking the enclosing transaction.
+    statement_scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    try:
+        with statement_scope, connection.cursor() as cursor:
+            if result == Result.OK:
+                cursor.execute(
+                    _insert_checkin_and_scan_sql(connection.vendor),
+                    [event_id, registration.id, direction, True, None, gate, now, None, user_id]
+                    + scan_values,
+                )
+                scan_id, checkin_id = cursor.fetchone()
+                checkin = CheckIn(
+                    id=checkin_id,
+                    event_id=event_id,
+                    registration_id=registration.id,
+                    direction=direction,
+                    is_open=True,
+                    gate=gate,
+                    created_at=now,
+                    created_by_id=user_id,
+                )
+                checkin._state.adding = False
+            else:
+                scan_values.insert(2, open_entry.id if open_entry is not None else None)
+                cursor.execute(_insert_sql(connection.vendor, _S, _SCAN_FIELDS), scan_values)
+                scan_id = cursor.fetchone()[0]
+                checkin = open_entry
+    except IntegrityError:
+        # A replayed nonce, or another gate opened an entry first: the statement wrote nothing.
+        raise NotHandledHere() from None
+    return ScanOutcome(result=result, registration=registration, checkin=checkin, scan_id=scan_id)

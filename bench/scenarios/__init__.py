@@ -21,6 +21,8 @@ class Context:
     floor: dict[int, float] = field(default_factory=dict)
     # the floor re-measured just before the scenario being run, by concurrency
     adjacent_floor: dict[int, float] = field(default_factory=dict)
+    # machine CPU ms per floor request, by concurrency (the latest measurement)
+    floor_cpu_ms: dict[int, float] = field(default_factory=dict)
 
     def scale(self, full: int, quick: int) -> int:
         return quick if self.quick else full
@@ -28,6 +30,12 @@ class Context:
     def ratio(self, rps: float, concurrency: int) -> float | None:
         base = self.adjacent_floor.get(concurrency) or self.floor.get(concurrency)
         return round(rps / base, 3) if base else None
+
+    def cost_ratio(self, cpu_ms_per_request: float | None, concurrency: int) -> float | None:
+        """Floor CPU per request ÷ this scenario's: the throughput ratio a quiet machine gives
+        when the run is CPU-bound, measured from CPU time and so steadier on a shared one."""
+        base = self.floor_cpu_ms.get(concurrency)
+        return round(base / cpu_ms_per_request, 3) if base and cpu_ms_per_request else None
 
     def measure_floor(self, concurrency: int) -> float:
         """The floor again, right before a scenario at the same concurrency: on a shared or
@@ -43,6 +51,8 @@ class Context:
             duration=self.scale(10, 3),
         )
         self.adjacent_floor[concurrency] = result.rps
+        if result.machine_cpu_ms_per_request:
+            self.floor_cpu_ms[concurrency] = result.machine_cpu_ms_per_request
         return round(result.rps, 1)
 
 

@@ -62,6 +62,8 @@ def run(ctx: Context) -> dict:
                 "p50_ms": summary["p50_ms"],
                 "p99_ms": summary["p99_ms"],
                 "ratio": ratio,
+                "cpu_ms": summary["machine_cpu_ms_per_request"],
+                "cost_ratio": ctx.cost_ratio(summary["machine_cpu_ms_per_request"], CONCURRENCY),
                 "target": f">= {TARGET_RATIO:.0%} of floor",
                 "ok": errors == 0 and ratio is not None and ratio >= TARGET_RATIO,
                 "errors": errors,

@@ -88,6 +88,7 @@ def run(ctx: Context) -> dict:
     rush_floor = ctx.measure_floor(CONCURRENCY)
     rush = loadgen.run(ctx.port, order, concurrency=CONCURRENCY, max_requests=len(order), duration=600)
     rush_outcomes = _outcomes(rush)
+    rush_cost_ratio = ctx.cost_ratio(rush.machine_cpu_ms_per_request, CONCURRENCY)
     expected = {"ok": distinct, "already_checked_in": distinct // 10}
 
     # Run 2: four scanners on badges not seen yet.
@@ -97,6 +98,7 @@ def run(ctx: Context) -> dict:
     calm_floor = ctx.measure_floor(SCANNERS)
     calm = loadgen.run(ctx.port, calm_reqs, concurrency=SCANNERS, max_requests=len(calm_reqs), duration=600)
     calm_outcomes = _outcomes(calm)
+    calm_cost_ratio = ctx.cost_ratio(calm.machine_cpu_ms_per_request, SCANNERS)
 
     rush_ratio = ctx.ratio(rush.rps, CONCURRENCY)
     calm_summary = calm.summary()
@@ -117,6 +119,8 @@ def run(ctx: Context) -> dict:
                 "p50_ms": rush_summary["p50_ms"],
                 "p99_ms": rush_summary["p99_ms"],
                 "ratio": rush_ratio,
+                "cpu_ms": rush_summary["machine_cpu_ms_per_request"],
+                "cost_ratio": rush_cost_ratio,
                 "target": f">= {TARGET_RATIO:.0%} of floor, outcomes exact",
                 "ok": rush_ok and rush_ratio is not None and rush_ratio >= TARGET_RATIO,
                 "outcomes": rush_outcomes,
@@ -129,6 +133,8 @@ def run(ctx: Context) -> dict:
                 "p50_ms": calm_summary["p50_ms"],
                 "p99_ms": calm_summary["p99_ms"],
                 "ratio": ctx.ratio(calm.rps, SCANNERS),
+                "cpu_ms": calm_summary["machine_cpu_ms_per_request"],
+                "cost_ratio": calm_cost_ratio,
                 "target": f"p99 < {TARGET_P99_MS:.0f} ms",
                 "ok": calm_ok
                 and calm_summary["p99_ms"] is not None

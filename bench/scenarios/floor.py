@@ -29,6 +29,8 @@ def run(ctx: Context) -> dict:
         summary["ok"] = ok
         runs[str(concurrency)] = summary
         ctx.floor[concurrency] = result.rps
+        if result.machine_cpu_ms_per_request:
+            ctx.floor_cpu_ms[concurrency] = result.machine_cpu_ms_per_request
     return {
         "runs": runs,
         "figures": [
@@ -37,6 +39,7 @@ def run(ctx: Context) -> dict:
                 "value": runs[str(c)]["rps"],
                 "p50_ms": runs[str(c)]["p50_ms"],
                 "p99_ms": runs[str(c)]["p99_ms"],
+                "cpu_ms": runs[str(c)]["machine_cpu_ms_per_request"],
                 "ok": runs[str(c)]["ok"],
             }
             for c in CONCURRENCIES

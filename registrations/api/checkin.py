@@ -6,19 +6,23 @@ it to the view, because the scan path counts its queries.
 
 from __future__ import annotations
 
+import json
+import re
 from functools import lru_cache
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
+from django.http import HttpResponse
 from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.problems import PROBLEM_CONTENT_TYPE, TYPE_BASE
+from config.problems import PROBLEM_CONTENT_TYPE, TYPE_BASE, database_unavailable
 from config.schema import ProblemSerializer
 from registrations import checkin_selectors, checkin_services
 from registrations.checkin_services import RESULT_DETAIL, ScanOutcome
@@ -174,7 +178,8 @@ def _registration_data(registration: Registration | None) -> dict | None:
     }
 
 
-def scan_response(outcome: ScanOutcome) -> Response:
+def _scan_answer(outcome: ScanOutcome) -> tuple[dict, int, dict, str | None]:
+    """The body, status, headers and content type of a scan's answer."""
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     status_code = outcome.http_status
     if outcome.result == Scan.Result.OK:
@@ -183,11 +188,11 @@ def scan_response(outcome: ScanOutcome) -> Response:
             "result": outcome.result,
             "checkin_id": checkin.id,
             "direction": checkin.direction,
-            "checked_in_at": serializers.DateTimeField().to_representation(checkin.created_at),
+            "checked_in_at": _DATETIME.to_representation(checkin.created_at),
             "gate": checkin.gate,
             "registration": _registration_data(outcome.registration),
         }
-        return Response(body, status=status_code, headers=headers)
+        return body, status_code, headers, None
     result = outcome.result
     shown = result not in (Scan.Result.INVALID, Scan.Result.WRONG_EVENT)
     body = {
@@ -201,12 +206,18 @@ def scan_response(outcome: ScanOutcome) -> Response:
         "registration": _registration_data(outcome.registration) if shown else None,
     }
     if result == Scan.Result.ALREADY_CHECKED_IN and outcome.checkin is not None:
-        body["first_checked_in_at"] = serializers.DateTimeField().to_representation(
-            outcome.checkin.created_at
-        )
+        body["first_checked_in_at"] = _DATETIME.to_representation(outcome.checkin.created_at)
         body["gate"] = outcome.checkin.gate
         body["checkin_id"] = outcome.checkin.id
-    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+    return body, status_code, headers, PROBLEM_CONTENT_TYPE
+
+
+def scan_response(outcome: ScanOutcome) -> Response:
+    body, status_code, headers, content_type = _scan_answer(outcome)
+    return Response(body, status=status_code, headers=headers, content_type=content_type)
+
+
+_DATETIME = serializers.DateTimeField()
 
 
 SCAN_RESPONSES = {
@@ -278,10 +289,86 @@ class CheckinCreateApi(APIView):
         outcome = checkin_services.checkin_perform(event=self.event, user=request.user, **data)
         return scan_response(outcome)
 
+    def dispatch(self, request, *args, **kwargs):
+        # The door rush: a well-formed entry scan with an API token is answered without DRF's
+        # machinery (see checkin_services.checkin_scan_by_token). Anything else, and whatever
+        # that path declines, goes through DRF below with the full rules and error answers.
+        scan = _plain_token_scan(request)
+        if scan is not None:
+            try:
+                outcome = checkin_services.checkin_scan_by_token(slug=kwargs["slug"], **scan)
+            except checkin_services.NotHandledHere:
+                pass
+            except (OperationalError, InterfaceError) as exc:
+                body, headers = database_unavailable(exc)
+                return _json_response(body, body["status"], headers, PROBLEM_CONTENT_TYPE, self)
+            else:
+                body, status_code, headers, content_type = _scan_answer(outcome)
+                return _json_response(body, status_code, headers, content_type, self)
+        return super().dispatch(request, *args, **kwargs)
+
     def _validated(self, request) -> dict:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_PLAIN_SCAN_KEYS = frozenset({"code", "gate", "nonce", "direction", "scanned_at"})
+_PLAIN_SCAN_MAX_BYTES = 4096
+
+
+def _plain_token_scan(request) -> dict | None:
+    """The API token, code, gate and nonce of a plain entry scan; None for anything else.
+
+    "Plain" means what CheckinCreateApi.InputSerializer would accept unchanged, sent with a DRF
+    API token for a JSON answer: an entry (no exit), scanned now (no offline `scanned_at`).
+    """
+    meta = request.META
+    if request.method != "POST" or request.content_type != "application/json":
+        return None
+    if request.encoding not in (None, "utf-8"):
+        return None
+    if meta.get("HTTP_ACCEPT", "*/*") not in ("*/*", "application/json"):
+        return None
+    auth = meta.get("HTTP_AUTHORIZATION", "").split()
+    if len(auth) != 2 or auth[0].lower() != "token":
+        return None
+    try:
+        if int(meta.get("CONTENT_LENGTH") or 0) > _PLAIN_SCAN_MAX_BYTES:
+            return None
+        data = json.loads(request.body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or not data.keys() <= _PLAIN_SCAN_KEYS:
+        return None
+    code, gate, nonce = data.get("code"), data.get("gate", ""), data.get("nonce")
+    if data.get("direction", CheckIn.Direction.IN) != CheckIn.Direction.IN:
+        return None
+    if data.get("scanned_at") is not None:
+        return None
+    if not (isinstance(code, str) and isinstance(gate, str) and (nonce is None or isinstance(nonce, str))):
+        return None
+    gate, nonce = gate.strip(), (nonce or "").strip()  # as DRF's CharField trims them
+    if len(gate) > 100 or len(nonce) > 64 or _UNSTORABLE.search(gate) or _UNSTORABLE.search(nonce):
+        return None
+    return {"api_token": auth[1], "code": code, "gate": gate, "nonce": nonce or None}
+
+
+_RENDERER = JSONRenderer()
+
+
+def _json_response(
+    body: dict, status_code: int, headers: dict, content_type: str | None, view
+) -> HttpResponse:
+    """What DRF would send for `body`: its JSON rendering and its Allow header."""
+    response = HttpResponse(
+        _RENDERER.render(body), status=status_code, content_type=content_type or _RENDERER.media_type
+    )
+    for name, value in headers.items():
+        response[name] = value
+    response["Allow"] = ", ".join(view.allowed_methods)
+    return response
 
 
 class CheckinManualApi(APIView):
