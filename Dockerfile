@@ -11,7 +11,7 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY requirements/base.txt requirements/base.txt
-RUN pip install --no-cache-dir uv && uv pip install --system --no-cache -r requirements/base.txt
+RUN pip install --no-cache-dir uv && uv pip install --system --no-cache --compile-bytecode -r requirements/base.txt
 
 COPY package.json ./
 RUN npm install --no-audit --no-fund --no-package-lock --omit=dev

@@ -10,17 +10,19 @@ SMTP_PORT ?= 1025
 
 .PHONY: run test lint bench requirements install install-dev migrate seed clean jsdeps jsdeps-optional
 
-# uv (from PyPI, into the venv) installs the pinned requirements quickly and exactly.
+# uv (from PyPI, into the venv) installs the pinned requirements quickly and exactly, with their
+# bytecode compiled: where PYTHONDONTWRITEBYTECODE is set (as on our machines), every process
+# would otherwise compile every module it imports, each time it starts.
 $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv
 
 $(VENV)/.base-installed: requirements/base.txt | $(UV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet -r requirements/base.txt
+	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --compile-bytecode -r requirements/base.txt
 	touch $@
 
 $(VENV)/.dev-installed: requirements/dev.txt | $(UV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet -r requirements/dev.txt
+	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --compile-bytecode -r requirements/dev.txt
 	touch $@ $(VENV)/.base-installed
 
 install: $(VENV)/.base-installed

@@ -17,12 +17,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.mail import get_connection
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -127,23 +128,44 @@ def notification_enqueue(
 ) -> Notification | None:
     """Write an outbox row (at most once per recipient, kind, subject and version) and dispatch it
     when the surrounding transaction commits. Returns None if that message was already enqueued."""
-    try:
-        with transaction.atomic():
-            notification = Notification.objects.create(
-                event_id=event_id,
-                kind=kind,
-                recipient_email=recipient_email,
-                recipient_name=recipient_name,
-                language=language,
-                subject_type=subject_type,
-                subject_id=subject_id,
-                version=str(version),
-                context=context or {},
-            )
-    except IntegrityError:
+    notification = Notification(
+        event_id=event_id,
+        kind=kind,
+        recipient_email=recipient_email,
+        recipient_name=recipient_name,
+        language=language,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        version=str(version),
+        context=context or {},
+    )
+    sql, fields = _enqueue_sql(connection.vendor)
+    values = [field.get_db_prep_save(field.pre_save(notification, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:  # the unique constraint said: already enqueued
         return None
+    notification.pk = row[0]
+    notification._state.adding, notification._state.db = False, connection.alias
     transaction.on_commit(lambda: dispatch([notification.id]))
     return notification
+
+
+@lru_cache(maxsize=4)
+def _enqueue_sql(vendor: str) -> tuple[str, list]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the outbox's uniqueness decides in the one
+    statement, without the savepoint a caught IntegrityError needs (sign-ups run this while
+    they hold the event lock). PostgreSQL and SQLite (3.35+) both speak it."""
+    meta, quote = Notification._meta, connection.ops.quote_name
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    cols = ", ".join(quote(field.column) for field in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({cols}) VALUES ({marks}) "  # noqa: S608
+        f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    return sql, fields
 
 
 @transaction.atomic

@@ -359,7 +359,7 @@ def test_signup_still_works_when_the_throttle_cache_is_down(client, settings):
 
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
             "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
         }

@@ -24,7 +24,7 @@ def dead_cache(settings):
     """The default cache pointed at a Redis port nobody listens on."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
             "OPTIONS": {"socket_timeout": 0.2, "socket_connect_timeout": 0.2},
         }
