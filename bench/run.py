@@ -122,6 +122,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="about a tenth of the load, for development")
     parser.add_argument("--web-workers", type=int, default=int(os.environ.get("BENCH_WEB_WORKERS", "3")))
     parser.add_argument("--web-threads", type=int, default=int(os.environ.get("BENCH_WEB_THREADS", "4")))
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=int(os.environ.get("BENCH_WORKER_CONCURRENCY", "1")),
+        help="prefork children per Celery worker (default 1: two worker processes in all)",
+    )
     parser.add_argument("--database", default="convene_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--pg-admin-url", default="postgres://postgres@127.0.0.1:5432/postgres")
@@ -152,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         redis_url=args.redis_url,
         web_workers=max(2, min(4, args.web_workers)),
         web_threads=args.web_threads,
+        celery_concurrency=max(1, args.worker_concurrency),
         var_dir=Path(args.var_dir),
     )
     stack = Stack(config)
@@ -172,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             "gunicorn_threads": config.web_threads,
             "worker_class": "gthread",
             "celery_worker_processes": config.celery_workers,
+            "celery_concurrency": config.celery_concurrency,
             "database": config.database,
             "redis": config.redis_url,
         },
@@ -222,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"Convene bench {meta['started_at']}{' (quick)' if args.quick else ''} — "
         f"{meta['machine']['cpu']}, {meta['machine']['cores']} cores; gunicorn {config.web_workers}×"
-        f"{config.web_threads} gthread, 2 Celery workers, PostgreSQL + Redis on loopback"
+        f"{config.web_threads} gthread, {config.celery_workers} Celery workers × "
+        f"{config.celery_concurrency} process{'es' if config.celery_concurrency > 1 else ''}, "
+        "PostgreSQL + Redis on loopback"
     )
     (RESULTS / "table.md").write_text(header + "\n\n" + rendered + "\n")
     print(header + "\n")

@@ -53,6 +53,8 @@ class StackConfig:
     web_workers: int = 3
     web_threads: int = 4
     celery_workers: int = 2
+    # Prefork children per Celery worker (the Procfile and compose run 2).
+    celery_concurrency: int = 1
     var_dir: Path = Path("/tmp/convene-bench")
     log_level: str = "INFO"
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -313,7 +315,7 @@ class Stack:
                 "-Q",
                 "default,email,badges",
                 "--concurrency",
-                "1",
+                str(self.config.celery_concurrency),
                 "--loglevel",
                 "WARNING",
                 "--without-mingle",

@@ -175,6 +175,9 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+# A worker keeps its SMTP session open between delivery tasks for this long (servers commonly
+# drop idle sessions after 30-300 s; a NOOP checks the session before each reuse anyway).
+SMTP_SESSION_IDLE_SECONDS = float(os.environ.get("SMTP_SESSION_IDLE_SECONDS", "20"))
 EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Convene <events@convene.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -206,9 +209,11 @@ NOTIFICATIONS_BROKER_BACKOFF_SECONDS = float(os.environ.get("NOTIFICATIONS_BROKE
 BADGE_SIGNING_KEY = os.environ.get("BADGE_SIGNING_KEY", "")
 BADGE_VERIFY_KEYS = env_list("BADGE_VERIFY_KEYS")
 BADGE_KEY_FILE = Path(os.environ.get("BADGE_KEY_FILE", VAR_DIR / "badge-signing-key"))
-# The printable A6 badge PDF rides along with the PNG in confirmation emails; off leaves the PNG
-# (the QR that opens the door) and the manage link's badge.pdf: 30-100 ms less CPU per email.
-BADGE_PDF_IN_EMAIL = env_bool("BADGE_PDF_IN_EMAIL", True)
+# Emails carry the PNG badge (the QR that opens the door) and link the printable A6 PDF, which
+# the manage link's badge.pdf draws for whoever asks. On attaches the PDF to every email too:
+# drawing it (fonts of six scripts, subset per badge) costs 30-100 ms of CPU per message, four
+# times the rest of a confirmation, which a bulk send pays for every recipient.
+BADGE_PDF_IN_EMAIL = env_bool("BADGE_PDF_IN_EMAIL", False)
 # Without BADGE_SIGNING_KEY, development (DEBUG at start-up; test runs too, although pytest-django
 # turns DEBUG off) generates a key once into BADGE_KEY_FILE. Production must set the key.
 BADGE_KEY_AUTOGENERATE = DEBUG

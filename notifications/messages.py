@@ -275,6 +275,8 @@ def _registration_draft(notification: Notification) -> Draft:
         if context["has_badge"]:
             draft.attachments.extend(_badge_attachments(registration, event, language))
             context["has_badge_pdf"] = any(a.filename == "badge.pdf" for a in draft.attachments)
+            # Not attached (BADGE_PDF_IN_EMAIL off): the printable badge is a link away.
+            context["badge_pdf_url"] = f"{context['manage_url']}badge.pdf"
     return draft
 
 

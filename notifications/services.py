@@ -9,6 +9,7 @@ broker or a worker lost, the periodic sweep finds again, since the row is the tr
 from __future__ import annotations
 
 import logging
+import os
 import random
 import smtplib
 import threading
@@ -314,6 +315,76 @@ def _release(notification_ids: list[int], claim_token: str) -> None:
     ).update(status=Notification.Status.PENDING, claim_token="", next_attempt_at=timezone.now())
 
 
+class _SmtpSessions:
+    """The SMTP session of this worker (per process and thread), kept open between tasks.
+
+    A confirmation is one task with one message; opening a session for it (TCP, EHLO, STARTTLS
+    and AUTH where configured, QUIT) costs the worker and the mail server more than the message.
+    Before a session is reused, a NOOP proves the server still holds it; one idle for longer
+    than SMTP_SESSION_IDLE_SECONDS, one that failed, or one inherited across a fork is replaced.
+    Backends that are not SMTP (the console or locmem backends) are made fresh for every task.
+    """
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def acquire(self):
+        local = self._local
+        backend = getattr(local, "backend", None)
+        if backend is not None:
+            fresh = time.monotonic() - local.released_at < settings.SMTP_SESSION_IDLE_SECONDS
+            same = local.pid == os.getpid() and local.server == self._server()
+            if same and fresh and self._alive(backend):
+                return backend
+            self.discard()
+        return get_connection()
+
+    def release(self, backend, *, healthy: bool) -> None:
+        """After a task: keep a healthy SMTP session open for the next one, close the rest."""
+        if healthy and getattr(backend, "connection", None) is not None:
+            local = self._local
+            local.backend, local.pid, local.released_at = backend, os.getpid(), time.monotonic()
+            local.server = self._server()
+            return
+        if getattr(self._local, "backend", None) is backend:
+            self._local.backend = None
+        _close_quietly(backend)
+
+    def discard(self) -> None:
+        backend, self._local.backend = getattr(self._local, "backend", None), None
+        if backend is not None and self._local.pid == os.getpid():
+            _close_quietly(backend)  # (a forked child leaves its parent's socket alone)
+
+    @staticmethod
+    def _server() -> tuple:
+        """The mail settings a session was opened with (tests and reloads may change them)."""
+        return (
+            settings.EMAIL_BACKEND,
+            settings.EMAIL_HOST,
+            settings.EMAIL_PORT,
+            settings.EMAIL_HOST_USER,
+            settings.EMAIL_USE_TLS,
+            settings.EMAIL_USE_SSL,
+        )
+
+    @staticmethod
+    def _alive(backend) -> bool:
+        try:
+            return backend.connection.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            return False
+
+
+def _close_quietly(backend) -> None:
+    try:
+        backend.close()
+    except Exception:  # noqa: S110  (closing a dead SMTP session may fail; nothing to do)
+        pass
+
+
+smtp_sessions = _SmtpSessions()
+
+
 def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str = "") -> dict[str, int]:
     """Claim, render and send the given rows over one SMTP connection; record each outcome.
 
@@ -343,9 +414,10 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
             pk__in=ids, status=Notification.Status.SENDING, claim_token=claim_token
         ).order_by("pk")
     )
-    connection = get_connection()
+    connection = smtp_sessions.acquire()
     retries: list[tuple[Notification, str]] = []
     done: set[int] = set()
+    healthy = False
     try:
         for index, notification in enumerate(rows):
             try:
@@ -413,11 +485,10 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
                 continue
             _mark_sent(notification, claim_token, message_id)
             counts["sent"] += 1
+        healthy = not retries and counts["failed"] == 0
     finally:
-        try:
-            connection.close()
-        except Exception:  # noqa: S110  (closing a dead SMTP session may fail; nothing to do)
-            pass
+        # Kept for the next task only after a clean run: any refusal or error closes it.
+        smtp_sessions.release(connection, healthy=healthy)
         leftover = [n.pk for n in rows if n.pk not in done]
         if leftover:
             _release(leftover, claim_token)

@@ -56,3 +56,12 @@ def _fresh_vobject_timezones():
     from tests.sessions.ical_parsers import reset_vobject_timezones
 
     reset_vobject_timezones()
+
+
+@pytest.fixture(autouse=True)
+def _no_smtp_session_across_tests():
+    """A worker keeps its SMTP session between tasks; a test starts without one."""
+    yield
+    from notifications.services import smtp_sessions
+
+    smtp_sessions.discard()

@@ -111,7 +111,7 @@ def test_confirmation_in_english_has_text_html_invite_and_badge():
     calendar_part = types["text/calendar"][0]
     assert calendar_part.get_param("method") == "REQUEST"
     assert calendar_part.get_content_charset() == "utf-8"
-    assert attachment_names(parsed) == ["badge.pdf", "badge.png", "invite.ics"]
+    assert attachment_names(parsed) == ["badge.png", "invite.ics"]
 
     text = types["text/plain"][0].get_content()
     assert "Dear Amina Diallo," in text
@@ -159,7 +159,7 @@ def test_confirmation_delivered_over_smtp_keeps_mime_parameters(smtp_server, lan
     calendar_part = parts_by_type(received)["text/calendar"][0]
     assert calendar_part.get_param("method") == "REQUEST"
     assert vobject.readOne(calendar_part.get_content()).vevent.dtstart.value.astimezone(UTC) == EVENT_START
-    assert attachment_names(received) == ["badge.pdf", "badge.png", "invite.ics"]
+    assert attachment_names(received) == ["badge.png", "invite.ics"]
     png = next(p for p in received.iter_attachments() if p.get_filename() == "badge.png").get_content()
     assert verify_badge_token(decode_qr(png)).registration_id == registration.id
 
@@ -304,7 +304,7 @@ def test_registration_kind_renders_in_language(kind, language):
         assert invite.method.value == method
         assert invite.vevent.uid.value == f"event-{event.uid}@{settings.PUBLIC_HOST}"
         assert invite.vevent.dtstart.value.astimezone(UTC) == EVENT_START
-    expected_files = (["badge.pdf", "badge.png"] if has_badge else []) + (["invite.ics"] if method else [])
+    expected_files = (["badge.png"] if has_badge else []) + (["invite.ics"] if method else [])
     assert attachment_names(parsed) == sorted(expected_files)
 
 
@@ -547,12 +547,28 @@ def test_organisation_is_escaped_in_html_and_message_has_stable_message_id():
     )
 
 
-@override_settings(BADGE_PDF_IN_EMAIL=False)
-def test_without_the_pdf_the_email_does_not_promise_it():
-    registration = RegistrationFactory(event=_event(), language="en")
+def test_the_printable_badge_is_a_link_that_serves_the_pdf(client):
+    registration = RegistrationFactory(event=_event(), language="fr")
 
     parsed = parse(build_message(_notification(registration)))
 
     assert attachment_names(parsed) == ["badge.png", "invite.ics"]
+    url = manage_url(token_for_salt(registration.manage_token_salt)) + "badge.pdf"
+    assert f"Badge imprimable (PDF) : {url}" in parts_by_type(parsed)["text/plain"][0].get_content()
+    assert f'href="{url}"' in parts_by_type(parsed)["text/html"][0].get_content()
+    response = client.get(url.removeprefix(settings.PUBLIC_BASE_URL))
+    assert (response.status_code, response["Content-Type"]) == (200, "application/pdf")
+    assert response.content.startswith(b"%PDF-")
+
+
+@override_settings(BADGE_PDF_IN_EMAIL=True)
+def test_with_the_pdf_attached_the_email_says_so_and_links_nothing():
+    registration = RegistrationFactory(event=_event(), language="en")
+
+    parsed = parse(build_message(_notification(registration)))
+
+    assert attachment_names(parsed) == ["badge.pdf", "badge.png", "invite.ics"]
     text = parts_by_type(parsed)["text/plain"][0].get_content()
-    assert "badge.png" in text and "badge.pdf" not in text
+    assert "printed (badge.pdf)" in text and "Printable badge (PDF):" not in text
+    pdf = next(p for p in parsed.iter_attachments() if p.get_filename() == "badge.pdf").get_content()
+    assert pdf.startswith(b"%PDF-")

@@ -179,6 +179,49 @@ def test_deliver_chunk_uses_one_smtp_connection(recording_smtp):
     assert len(set(recording_smtp.inbox.peers)) == 1
 
 
+def test_consecutive_tasks_share_one_smtp_session(recording_smtp):
+    # One confirmation per task is the sign-up shape: the session outlives the task.
+    event = EventFactory()
+    ids = [_confirmation(RegistrationFactory(event=event, language="en")).id for _ in range(3)]
+
+    for notification_id in ids:
+        assert services.deliver_notifications(notification_ids=[notification_id])["sent"] == 1
+
+    assert len(recording_smtp.inbox.messages) == 3
+    assert len(set(recording_smtp.inbox.peers)) == 1
+
+
+def test_a_session_the_server_dropped_is_replaced_without_losing_mail(settings):
+    server = RecordingSmtpServer().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    event = EventFactory()
+    first, second = (_confirmation(RegistrationFactory(event=event, language="en")) for _ in range(2))
+    assert services.deliver_notifications(notification_ids=[first.id])["sent"] == 1
+
+    server.stop()  # the server goes away with our idle session, and comes back
+    restarted = RecordingSmtpServer(port=server.port).start()
+    try:
+        counts = services.deliver_notifications(notification_ids=[second.id])
+    finally:
+        restarted.stop()
+
+    assert counts == {"claimed": 1, "sent": 1, "failed": 0, "skipped": 0, "retry": 0}
+    assert len(restarted.inbox.messages) == 1
+    second.refresh_from_db()
+    assert second.status == Notification.Status.SENT
+
+
+def test_an_idle_session_is_not_kept(recording_smtp, settings):
+    settings.SMTP_SESSION_IDLE_SECONDS = 0
+    event = EventFactory()
+    for _ in range(2):
+        notification = _confirmation(RegistrationFactory(event=event, language="en"))
+        assert services.deliver_notifications(notification_ids=[notification.id])["sent"] == 1
+
+    assert len(set(recording_smtp.inbox.peers)) == 2
+
+
 def test_deliver_refusal_of_one_recipient_does_not_stop_the_chunk(recording_smtp):
     event = EventFactory()
     good = [RegistrationFactory(event=event, language="en") for _ in range(2)]

@@ -534,9 +534,10 @@ def test_token_scans_answer_and_record_exactly_as_the_general_path(staff, event,
         assert fast.json()["first_checked_in_at"] is not None
         assert fast.json()["result"] == "already_checked_in"
     assert _comparable_scans(fast_person) == _comparable_scans(general_person)
-    assert CheckIn.objects.filter(registration=fast_person).count() == CheckIn.objects.filter(
-        registration=general_person
-    ).count()
+    assert (
+        CheckIn.objects.filter(registration=fast_person).count()
+        == CheckIn.objects.filter(registration=general_person).count()
+    )
 
 
 @pytest.mark.parametrize(
