@@ -141,20 +141,20 @@ def _record_refusal(
             scan_id = _sql_insert(
                 _S,
                 _SCAN_FIELDS,
-                [
-                    event.id,
-                    None,
-                    None,
-                    result,
-                    direction,
-                    False,
-                    gate,
-                    nonce or "",
-                    _code_prefix(code),
-                    _user_id(user),
-                    _db_datetime(timezone.now()),
-                    _db_datetime(scanned_at),
-                ],
+                _scan_values(
+                    event_id=event.id,
+                    registration_id=None,
+                    checkin_id=None,
+                    result=result,
+                    direction=direction,
+                    manual=False,
+                    gate=gate,
+                    nonce=nonce,
+                    code=code,
+                    user_id=_user_id(user),
+                    now=timezone.now(),
+                    scanned_at=scanned_at,
+                ),
             )
     except IntegrityError:
         if not nonce:
@@ -229,6 +229,38 @@ _SCAN_FIELDS = (
     "created_at",
     "scanned_at",
 )
+
+
+def _scan_values(
+    *,
+    event_id: int,
+    registration_id: int | None,
+    checkin_id: int | None,
+    result: str,
+    direction: str,
+    manual: bool,
+    gate: str,
+    nonce: str | None,
+    code: str,
+    user_id: int | None,
+    now: datetime,
+    scanned_at: datetime | None,
+) -> list:
+    """A scan row's values in `_SCAN_FIELDS` order."""
+    return [
+        event_id,
+        registration_id,
+        checkin_id,
+        result,
+        direction,
+        manual,
+        gate,
+        nonce or "",
+        _code_prefix(code),
+        user_id,
+        _db_datetime(now),
+        _db_datetime(scanned_at),
+    ]
 
 
 def _sql_insert(meta, fields: tuple[str, ...], values: list) -> int:
@@ -378,20 +410,20 @@ def _perform(
                 scan_id = _sql_insert(
                     _S,
                     _SCAN_FIELDS,
-                    [
-                        event.id,
-                        registration.id if registration is not None else None,
-                        checkin.id if checkin is not None else None,
-                        result,
-                        direction,
-                        counter is None,
-                        gate,
-                        nonce or "",
-                        _code_prefix(code),
-                        _user_id(user),
-                        _db_datetime(now),
-                        _db_datetime(scanned_at),
-                    ],
+                    _scan_values(
+                        event_id=event.id,
+                        registration_id=registration.id if registration is not None else None,
+                        checkin_id=checkin.id if checkin is not None else None,
+                        result=result,
+                        direction=direction,
+                        manual=counter is None,
+                        gate=gate,
+                        nonce=nonce,
+                        code=code,
+                        user_id=_user_id(user),
+                        now=now,
+                        scanned_at=scanned_at,
+                    ),
                 )
         except IntegrityError:
             # Either the nonce was seen before (answer from the original scan row), or another
@@ -591,19 +623,20 @@ def checkin_scan_by_token(
     direction = CheckIn.Direction.IN
     result, open_entry = _decide(registration=registration, counter=payload.counter, direction=direction)
     now = timezone.now()
-    scan_values = [
-        event_id,
-        registration.id,
-        result,
-        direction,
-        False,
-        gate,
-        nonce or "",
-        _code_prefix(code),
-        user_id,
-        now,
-        None,
-    ]
+    scan_values = _scan_values(
+        event_id=event_id,
+        registration_id=registration.id,
+        checkin_id=open_entry.id if result != Result.OK and open_entry is not None else None,
+        result=result,
+        direction=direction,
+        manual=False,
+        gate=gate,
+        nonce=nonce,
+        code=code,
+        user_id=user_id,
+        now=now,
+        scanned_at=None,
+    )
     # Outside a transaction (a web request) the statement is its own; inside one (a test, a
     # caller's block) a savepoint keeps a refused INSERT from breaking the enclosing transaction.
     statement_scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
@@ -613,7 +646,7 @@ def checkin_scan_by_token(
                 cursor.execute(
                     _insert_checkin_and_scan_sql(connection.vendor),
                     [event_id, registration.id, direction, True, None, gate, now, None, user_id]
-                    + scan_values,
+                    + [v for name, v in zip(_SCAN_FIELDS, scan_values, strict=True) if name != "checkin"],
                 )
                 scan_id, checkin_id = cursor.fetchone()
                 checkin = CheckIn(
@@ -628,7 +661,6 @@ def checkin_scan_by_token(
                 )
                 checkin._state.adding = False
             else:
-                scan_values.insert(2, open_entry.id if open_entry is not None else None)
                 cursor.execute(_insert_sql(connection.vendor, _S, _SCAN_FIELDS), scan_values)
                 scan_id = cursor.fetchone()[0]
                 checkin = open_entry
