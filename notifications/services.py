@@ -242,9 +242,8 @@ def message_id_for(notification: Notification) -> str:
     return f"<convene.{notification.pk}.{stamp}@{settings.PUBLIC_HOST}>"
 
 
-def _claimable(claim_token: str, now) -> Q:
-    due = Q(status=Notification.Status.PENDING, next_attempt_at__lte=now + timedelta(seconds=1))
-    return due | Q(status=Notification.Status.SENDING, claim_token=claim_token)
+# A row due within this much is taken now (its task may arrive a little before its time).
+_CLAIM_EARLY = timedelta(seconds=1)
 
 
 def _held(notification_id: int, claim_token: str):
@@ -385,6 +384,44 @@ def _close_quietly(backend) -> None:
 smtp_sessions = _SmtpSessions()
 
 
+def _claim(ids: list[int], claim_token: str, now) -> list[Notification]:
+    """Claim the rows among `ids` for `claim_token`, and read them, in one statement.
+
+    Claimable: `pending` and due (within _CLAIM_EARLY), or already `sending` under this same
+    claim token (the redelivery of the task that claimed it). A conditional `UPDATE … RETURNING`
+    (PostgreSQL, SQLite 3.35+), so two tasks can never both take a row, and no second query reads
+    back what was claimed: with one message per task, that read was a fifth of its queries.
+    """
+    if not ids:
+        return []
+    meta, quote = Notification._meta, connection.ops.quote_name
+
+    def col(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    adapt = connection.ops.adapt_datetimefield_value
+    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    marks = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {col('status')} = %s, {col('claimed_at')} = %s, "  # noqa: S608
+        f"{col('claim_token')} = %s, {col('attempts')} = {col('attempts')} + 1 "
+        f"WHERE {quote(meta.pk.column)} IN ({marks}) AND (({col('status')} = %s AND "
+        f"{col('next_attempt_at')} <= %s) OR ({col('status')} = %s AND {col('claim_token')} = %s)) "
+        f"RETURNING {columns}"
+    )
+    params = [
+        Notification.Status.SENDING,
+        adapt(now),
+        claim_token,
+        *ids,
+        Notification.Status.PENDING,
+        adapt(now + _CLAIM_EARLY),
+        Notification.Status.SENDING,
+        claim_token,
+    ]
+    return sorted(Notification.objects.raw(sql, params), key=lambda row: row.pk)
+
+
 def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str = "") -> dict[str, int]:
     """Claim, render and send the given rows over one SMTP connection; record each outcome.
 
@@ -396,24 +433,10 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
     claim_token = claim_token or uuid.uuid4().hex
     now = timezone.now()
     ids = list(dict.fromkeys(int(i) for i in notification_ids))
-    claimed = (
-        Notification.objects.filter(pk__in=ids)
-        .filter(_claimable(claim_token, now))
-        .update(
-            status=Notification.Status.SENDING,
-            claimed_at=now,
-            claim_token=claim_token,
-            attempts=F("attempts") + 1,
-        )
-    )
-    counts = {"claimed": claimed, "sent": 0, "failed": 0, "skipped": 0, "retry": 0}
-    if not claimed:
+    rows = _claim(ids, claim_token, now)
+    counts = {"claimed": len(rows), "sent": 0, "failed": 0, "skipped": 0, "retry": 0}
+    if not rows:
         return counts
-    rows = list(
-        Notification.objects.filter(
-            pk__in=ids, status=Notification.Status.SENDING, claim_token=claim_token
-        ).order_by("pk")
-    )
     connection = smtp_sessions.acquire()
     retries: list[tuple[Notification, str]] = []
     done: set[int] = set()
