@@ -26,7 +26,7 @@ from django.utils.dateparse import parse_datetime
 
 from config.problems import ApplicationError, Conflict, NotFound
 from registrations.badge_tokens import InvalidBadgeToken, verify_badge_token
-from registrations.models import CheckIn, Registration, Scan
+from registrations.models import CheckIn, EventRole, Registration, Scan
 from sessions.models import Event
 
 Result = Scan.Result
@@ -185,11 +185,25 @@ def _loaded(meta, names: tuple[str, ...]) -> list[str]:
     return [f.attname for f in meta.concrete_fields if f.attname in names]
 
 
+def _registration_and_entry_columns(vendor: str) -> str:
+    """Registration `r` and its open entry `c`, as `_registration_from_row` reads them."""
+    cols = ", ".join(f"r.{_col(_R, name)}" for name in _loaded(_R, _REGISTRATION_FIELDS))
+    return f"{cols}, c.{_col(_C, 'id')}, c.{_col(_C, 'created_at')}, c.{_col(_C, 'gate')}"
+
+
+def _registration_from_row(row) -> Registration:
+    fields = _loaded(_R, _REGISTRATION_FIELDS)
+    count = len(fields)
+    registration = Registration.from_db(connection.alias, fields, row[:count])
+    registration.open_checkin_id, open_at, registration.open_checkin_gate = row[count:]
+    registration.open_checkin_at = _aware(open_at)
+    return registration
+
+
 @lru_cache(maxsize=8)
 def _read_sql(vendor: str) -> str:
-    cols = ", ".join(f"r.{_col(_R, name)}" for name in _loaded(_R, _REGISTRATION_FIELDS))
     return (
-        f"SELECT {cols}, c.{_col(_C, 'id')}, c.{_col(_C, 'created_at')}, c.{_col(_C, 'gate')} "  # noqa: S608
+        f"SELECT {_registration_and_entry_columns(vendor)} "  # noqa: S608
         f"FROM {_table(_R)} r LEFT JOIN {_table(_C)} c "
         f"ON c.{_col(_C, 'registration')} = r.{_col(_R, 'id')} AND c.{_col(_C, 'is_open')} = %s "
         f"WHERE r.{_col(_R, 'id')} = %s"
@@ -298,14 +312,8 @@ def _registration_with_open_entry(*, event: Event, registration_id: int) -> Regi
         row = cursor.fetchone()
     if row is None:
         return None
-    fields = _loaded(_R, _REGISTRATION_FIELDS)
-    count = len(fields)
-    registration = Registration.from_db(connection.alias, fields, row[:count])
-    if registration.event_id != event.id:
-        return None
-    registration.open_checkin_id, open_at, registration.open_checkin_gate = row[count:]
-    registration.open_checkin_at = _aware(open_at)
-    return registration
+    registration = _registration_from_row(row)
+    return registration if registration.event_id == event.id else None
 
 
 def _decide(
@@ -535,15 +543,13 @@ class NotHandledHere(Exception):
     """The fast path does not answer this scan; the general path will (nothing was written)."""
 
 
-_SCAN_ROLES = ("organiser", "checkin")
+_SCAN_ROLES = (EventRole.Role.ORGANISER, EventRole.Role.CHECKIN)
 
 
 @lru_cache(maxsize=4)
-def _token_scan_context_sql(vendor: str) -> tuple[str, list[str]]:
+def _token_scan_context_sql(vendor: str) -> str:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
-
-    from registrations.models import EventRole
 
     quote = connection.ops.quote_name
     user_meta, token_meta, role_meta, event_meta = (
@@ -552,13 +558,10 @@ def _token_scan_context_sql(vendor: str) -> tuple[str, list[str]]:
         EventRole._meta,
         Event._meta,
     )
-    fields = _loaded(_R, _REGISTRATION_FIELDS)
-    cols = ", ".join(f"r.{_col(_R, name)}" for name in fields)
     marks = ", ".join(["%s"] * len(_SCAN_ROLES))
-    sql = (
+    return (
         f"SELECT u.{quote(user_meta.pk.column)}, e.{quote(event_meta.pk.column)}, "  # noqa: S608
-        f"e.{quote(event_meta.get_field('checkin_policy').column)}, "
-        f"{cols}, c.{_col(_C, 'id')}, c.{_col(_C, 'created_at')}, c.{_col(_C, 'gate')} "
+        f"{_registration_and_entry_columns(vendor)} "
         f"FROM {quote(token_meta.db_table)} t "
         f"JOIN {quote(user_meta.db_table)} u ON u.{quote(user_meta.pk.column)} = "
         f"t.{quote(token_meta.get_field('user').column)} AND u.{quote('is_active')} "
@@ -572,7 +575,6 @@ def _token_scan_context_sql(vendor: str) -> tuple[str, list[str]]:
         f"AND er.{quote(role_meta.get_field('user').column)} = u.{quote(user_meta.pk.column)} "
         f"AND er.{quote('role')} IN ({marks}))"
     )
-    return sql, fields
 
 
 @lru_cache(maxsize=4)
@@ -604,22 +606,20 @@ def checkin_scan_by_token(
         payload = verify_badge_token(code)
     except InvalidBadgeToken:
         raise NotHandledHere() from None
-    sql, fields = _token_scan_context_sql(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [slug, payload.registration_id, api_token, *_SCAN_ROLES])
+        cursor.execute(
+            _token_scan_context_sql(connection.vendor),
+            [slug, payload.registration_id, api_token, *_SCAN_ROLES],
+        )
         row = cursor.fetchone()
     if row is None:  # unknown token, inactive user, no role on this event, or no such event
         raise NotHandledHere()
-    user_id, event_id, _policy = row[:3]
+    user_id, event_id = row[:2]
     if event_id != payload.event_id:
         raise NotHandledHere()
-    count = len(fields)
-    registration_row = row[3 : 3 + count]
-    if registration_row[0] is None:
+    if row[2] is None:
         raise NotHandledHere()  # signed by us, but gone: the general path records `revoked`
-    registration = Registration.from_db(connection.alias, fields, registration_row)
-    registration.open_checkin_id, open_at, registration.open_checkin_gate = row[3 + count :]
-    registration.open_checkin_at = _aware(open_at)
+    registration = _registration_from_row(row[2:])
     direction = CheckIn.Direction.IN
     result, open_entry = _decide(registration=registration, counter=payload.counter, direction=direction)
     now = timezone.now()
