@@ -28,6 +28,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config import sql
 from config.problems import Conflict
 from notifications.models import AgendaFanout, Notification
 
@@ -140,10 +141,10 @@ def notification_enqueue(
         version=str(version),
         context=context or {},
     )
-    sql, fields = _enqueue_sql(connection.vendor)
+    statement, fields = _enqueue_sql(connection.vendor)
     values = [field.get_db_prep_save(field.pre_save(notification, True), connection) for field in fields]
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(statement, values)
         row = cursor.fetchone()
     if row is None:  # the unique constraint said: already enqueued
         return None
@@ -158,15 +159,14 @@ def _enqueue_sql(vendor: str) -> tuple[str, list]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: the outbox's uniqueness decides in the one
     statement, without the savepoint a caught IntegrityError needs (sign-ups run this while
     they hold the event lock). PostgreSQL and SQLite (3.35+) both speak it."""
-    meta, quote = Notification._meta, connection.ops.quote_name
+    meta = Notification._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
-    cols = ", ".join(quote(field.column) for field in fields)
     marks = ", ".join(["%s"] * len(fields))
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({cols}) VALUES ({marks}) "  # noqa: S608
-        f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+    statement = (
+        f"INSERT INTO {sql.table(meta)} ({sql.columns(fields)}) VALUES ({marks}) "  # noqa: S608
+        f"ON CONFLICT DO NOTHING RETURNING {sql.column(meta, 'pk')}"
     )
-    return sql, fields
+    return statement, fields
 
 
 @transaction.atomic
@@ -394,20 +394,19 @@ def _claim(ids: list[int], claim_token: str, now) -> list[Notification]:
     """
     if not ids:
         return []
-    meta, quote = Notification._meta, connection.ops.quote_name
+    meta = Notification._meta
 
     def col(name: str) -> str:
-        return quote(meta.get_field(name).column)
+        return sql.column(meta, name)
 
     adapt = connection.ops.adapt_datetimefield_value
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
     marks = ", ".join(["%s"] * len(ids))
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {col('status')} = %s, {col('claimed_at')} = %s, "  # noqa: S608
+    statement = (
+        f"UPDATE {sql.table(meta)} SET {col('status')} = %s, {col('claimed_at')} = %s, "  # noqa: S608
         f"{col('claim_token')} = %s, {col('attempts')} = {col('attempts')} + 1 "
-        f"WHERE {quote(meta.pk.column)} IN ({marks}) AND (({col('status')} = %s AND "
+        f"WHERE {col('pk')} IN ({marks}) AND (({col('status')} = %s AND "
         f"{col('next_attempt_at')} <= %s) OR ({col('status')} = %s AND {col('claim_token')} = %s)) "
-        f"RETURNING {columns}"
+        f"RETURNING {sql.columns(meta.concrete_fields)}"
     )
     params = [
         Notification.Status.SENDING,
@@ -419,7 +418,7 @@ def _claim(ids: list[int], claim_token: str, now) -> list[Notification]:
         Notification.Status.SENDING,
         claim_token,
     ]
-    return sorted(Notification.objects.raw(sql, params), key=lambda row: row.pk)
+    return sorted(Notification.objects.raw(statement, params), key=lambda row: row.pk)
 
 
 def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str = "") -> dict[str, int]:

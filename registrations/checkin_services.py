@@ -25,6 +25,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from config.problems import ApplicationError, Conflict, NotFound
+from config.sql import column as _col
+from config.sql import table as _table
 from registrations.badge_tokens import InvalidBadgeToken, verify_badge_token
 from registrations.models import CheckIn, EventRole, Registration, Scan
 from sessions.models import Event
@@ -170,14 +172,6 @@ def _record_refusal(
 _R = Registration._meta
 _C = CheckIn._meta
 _S = Scan._meta
-
-
-def _col(meta, name: str) -> str:
-    return connection.ops.quote_name(meta.get_field(name).column)
-
-
-def _table(meta) -> str:
-    return connection.ops.quote_name(meta.db_table)
 
 
 def _loaded(meta, names: tuple[str, ...]) -> list[str]:

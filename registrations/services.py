@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone as dj_timezone
 
+from config import sql
 from config.problems import ApplicationError, Conflict
 from notifications.models import Notification
 from notifications.services import notification_enqueue
@@ -121,16 +122,16 @@ class SeatUsage:
 
 @lru_cache(maxsize=4)
 def _seat_usage_sql(vendor: str) -> tuple[str, list[str]]:
-    meta, quote = Registration._meta, connection.ops.quote_name
-    status, attendance = quote(meta.get_field("status").column), quote(meta.get_field("attendance").column)
-    position = quote(meta.get_field("waitlist_position").column)
+    meta = Registration._meta
+    status, attendance = sql.column(meta, "status"), sql.column(meta, "attendance")
+    position = sql.column(meta, "waitlist_position")
     holding = ", ".join(["%s"] * len(SEAT_HOLDING))
-    sql = (
+    statement = (
         f"SELECT COUNT(CASE WHEN {status} IN ({holding}) AND {attendance} = %s THEN 1 END), "  # noqa: S608
         f"COUNT(CASE WHEN {status} IN ({holding}) AND {attendance} = %s THEN 1 END), "
         f"COUNT(CASE WHEN {status} = %s THEN 1 END), "
         f"MAX(CASE WHEN {status} = %s THEN {position} END) "
-        f"FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('event').column)} = %s "
+        f"FROM {sql.table(meta)} WHERE {sql.column(meta, 'event')} = %s "
         f"AND {status} IN ({holding}, %s)"
     )
     params = [
@@ -141,14 +142,14 @@ def _seat_usage_sql(vendor: str) -> tuple[str, list[str]]:
         Status.WAITLISTED,
         Status.WAITLISTED,
     ]
-    return sql, params
+    return statement, params
 
 
 def seat_usage(event_id: int) -> SeatUsage:
     """Seats held per attendance mode and the waitlist's length, in one aggregate query."""
-    sql, params = _seat_usage_sql(connection.vendor)
+    statement, params = _seat_usage_sql(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, event_id, *SEAT_HOLDING, Status.WAITLISTED])
+        cursor.execute(statement, [*params, event_id, *SEAT_HOLDING, Status.WAITLISTED])
         in_person, online, waitlisted, last_position = cursor.fetchone()
     return SeatUsage(
         in_person=in_person, online=online, waitlisted=waitlisted, last_position=last_position or 0
@@ -166,23 +167,25 @@ def _free_seats(event: Event, usage: SeatUsage, attendance: str) -> int | None:
 
 @lru_cache(maxsize=4)
 def _lock_event_sql(vendor: str) -> tuple[str, list[str]]:
-    meta, quote = Event._meta, connection.ops.quote_name
+    meta = Event._meta
     fields = [f.attname for f in meta.concrete_fields]
-    cols = ", ".join(quote(f.column) for f in meta.concrete_fields)
-    sql = f"SELECT {cols} FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    statement = (
+        f"SELECT {sql.columns(meta.concrete_fields)} FROM {sql.table(meta)} "  # noqa: S608
+        f"WHERE {sql.column(meta, 'pk')} = %s"
+    )
     if connection.features.has_select_for_no_key_update:
-        sql += " FOR NO KEY UPDATE"
+        statement += " FOR NO KEY UPDATE"
     elif connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
+        statement += " FOR UPDATE"
     # (SQLite has neither: its write transactions are serialised as a whole, see settings.)
-    return sql, fields
+    return statement, fields
 
 
 def _lock_event(event_id: int) -> Event:
     """The event row, locked until the transaction ends (what serialises seat decisions)."""
-    sql, fields = _lock_event_sql(connection.vendor)
+    statement, fields = _lock_event_sql(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [event_id])
+        cursor.execute(statement, [event_id])
         row = cursor.fetchone()
     if row is None:
         raise Event.DoesNotExist(f"Event {event_id} does not exist.")
