@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import vobject
+from django.db import connection
 
 from notifications.models import Notification
 from registrations.services import registration_cancel, registration_create
@@ -124,3 +125,32 @@ def test_publish_moved_session_updates_attendees_and_that_sessions_speakers_only
     _, invite = _calendar(moved)
     assert invite.method.value == "REQUEST"
     assert int(invite.vevent.sequence.value) == 1
+
+
+def _worker_backends() -> set[int]:
+    """Backends of the test database other than this test's own connection."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return {pid for (pid,) in cursor.fetchall()}
+
+
+@pytest.mark.postgres
+def test_worker_keeps_its_database_connection_and_replaces_a_killed_one(worker, smtp):
+    event = EventFactory(capacity=10)
+    _sign_up(event, "first@example.org")
+    _wait_mail(smtp, "first@example.org", 1, worker)
+    before = _worker_backends()
+
+    _sign_up(event, "second@example.org")
+    _wait_mail(smtp, "second@example.org", 1, worker)
+    assert before and _worker_backends() == before  # the same backend served the next task
+
+    with connection.cursor() as cursor:  # the database drops the worker's idle connection
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [list(before)])
+    third = _sign_up(event, "third@example.org")
+    _wait_mail(smtp, "third@example.org", 1, worker)
+
+    row = Notification.objects.get(subject_id=third.id, kind=Notification.Kind.CONFIRMATION)
+    assert (row.status, row.attempts) == (Notification.Status.SENT, 1)  # no failed first attempt
