@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-PATHS = ("signup", "checkin", "agenda", "agenda_ics", "floor", "badge_pdf")
+PATHS = ("signup", "checkin", "agenda", "agenda_ics", "floor", "badge_pdf", "deliver")
 
 
 def _profile_badge_pdf(results: Path, count: int) -> Path:
@@ -48,6 +48,56 @@ def _profile_badge_pdf(results: Path, count: int) -> Path:
         + profiler.output_text(unicode=True, color=False)
         + "\n\nflat (self time):\n"
         + profiler.output_text(unicode=True, color=False, flat=True)
+    )
+    return out
+
+
+def _profile_deliver(results: Path, count: int) -> Path:
+    """A worker's task body for one confirmation (claim, render with invite and badge, send to
+    the bench's SMTP sink, record): the fan-out's cost per message without Celery around it."""
+    from pyinstrument import Profiler
+
+    from bench import seed
+    from notifications.models import Notification
+    from notifications.services import deliver_notifications, smtp_sessions
+
+    event = seed.make_event(slug=f"profile-deliver-{uuid.uuid4().hex[:6]}", capacity=count + 1)
+    registrations = seed.confirmed_registrations(event=event, count=count, prefix="pdel")
+    # Written directly, not through notification_enqueue: no task may race this process.
+    rows = Notification.objects.bulk_create(
+        Notification(
+            event=event,
+            kind=Notification.Kind.CONFIRMATION,
+            recipient_email=r.email,
+            recipient_name=r.full_name,
+            language=r.language,
+            subject_type="registration",
+            subject_id=r.id,
+            version=str(r.invite_sequence),
+        )
+        for r in registrations
+    )
+    ids = [row.pk for row in rows]
+    deliver_notifications(notification_ids=ids[:1])  # warm-up: imports, fonts, SMTP session
+    half = len(ids) // 2
+    cpu, wall = time.process_time(), time.perf_counter()
+    sent = 0
+    for notification_id in ids[1:half]:
+        sent += deliver_notifications(notification_ids=[notification_id])["sent"]
+    timed = max(half - 1, 1)
+    cpu_ms = 1000 * (time.process_time() - cpu) / timed
+    wall_ms = 1000 * (time.perf_counter() - wall) / timed
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    for notification_id in ids[half:]:
+        sent += deliver_notifications(notification_ids=[notification_id])["sent"]
+    profiler.stop()
+    smtp_sessions.discard()
+    out = results / "profile-deliver.txt"
+    out.write_text(
+        f"profile of deliver: {len(ids) - 1} confirmations in-process, {sent} sent\n"
+        f"without the profiler ({timed} messages before it): {cpu_ms:.2f} ms CPU, "
+        f"{wall_ms:.2f} ms wall per message\n\n" + profiler.output_text(unicode=True, color=False)
     )
     return out
 
@@ -111,6 +161,8 @@ def run(name: str, results: Path, *, quick: bool = False) -> Path:
     count = 100 if quick else 400
     if name == "badge_pdf":
         return _profile_badge_pdf(results, 20 if quick else 60)
+    if name == "deliver":
+        return _profile_deliver(results, count)
     requests = _requests(name, count)
     client = Client(HTTP_HOST="127.0.0.1")
     statuses: dict[int, int] = {}

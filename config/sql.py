@@ -22,3 +22,31 @@ def column(meta, name: str) -> str:
 def columns(fields) -> str:
     """Comma-separated quoted columns of model fields, in the order given."""
     return ", ".join(connection.ops.quote_name(field.column) for field in fields)
+
+
+def _converters(field) -> tuple[list, object]:
+    # What the ORM's compiler applies to a selected column (SQLCompiler.get_converters): the
+    # backend's (datetimes on SQLite, UUIDs…) and the field's own (JSON, custom fields).
+    col = field.get_col(field.model._meta.db_table)
+    return connection.ops.get_db_converters(col) + col.get_db_converters(connection), col
+
+
+def loader(model, fields):
+    """A function that turns a slice of a hand-written SELECT's row, one value per field of
+    `fields` (concrete fields of `model`, in `_meta.concrete_fields` order), into an instance
+    that is the same as the ORM would have loaded. Make one per statement and keep it."""
+    names = [field.attname for field in fields]
+    converting = [(i, *_converters(field)) for i, field in enumerate(fields)]
+    converting = [(i, converters, col) for i, converters, col in converting if converters]
+    alias = connection.alias
+
+    def load(values):
+        values = list(values)
+        for i, converters, col in converting:
+            value = values[i]
+            for converter in converters:
+                value = converter(value, col, connection)
+            values[i] = value
+        return model.from_db(alias, names, values)
+
+    return load

@@ -229,13 +229,13 @@ def _now() -> datetime:
 
 
 def _registration_draft(notification: Notification) -> Draft:
-    from registrations.models import Registration
-    from sessions.selectors import agenda_latest_version
+    from notifications.selectors import registration_with_agenda
 
     kind = notification.kind
-    registration = Registration.objects.select_related("event").filter(pk=notification.subject_id).first()
-    if registration is None:
+    found = registration_with_agenda(registration_id=notification.subject_id)
+    if found is None:
         raise MessageObsolete(f"registration {notification.subject_id} no longer exists")
+    registration, latest = found
     required = REQUIRED_STATUS.get(kind)
     if required is not None and registration.status not in required:
         raise MessageObsolete(f"{kind} for a registration that is now {registration.status}")
@@ -243,7 +243,6 @@ def _registration_draft(notification: Notification) -> Draft:
     language = language_for(registration.language or notification.language)
     viewer_zone = registration.timezone if is_valid_timezone(registration.timezone) else None
     online = registration.attendance == "online"
-    latest = agenda_latest_version(event=event)
 
     with translation.override(language):
         context = _event_context(event, language=language, viewer_zone=viewer_zone)

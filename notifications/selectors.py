@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from django.db import connection
 from django.db.models import Count, QuerySet
 
+from config import sql
 from config.problems import NotFound
 from notifications.models import Notification
+from registrations.models import Registration
+from sessions.models import AgendaVersion, Event
 
 
 def notification_list(*, event, status: str | None = None, kind: str | None = None) -> QuerySet[Notification]:
@@ -30,3 +36,45 @@ def notification_counts(*, event) -> dict[str, int]:
     for row in Notification.objects.filter(event=event).values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     return counts
+
+
+@lru_cache(maxsize=4)
+def _registration_with_agenda_sql(vendor: str):
+    registration, event, version = Registration._meta, Event._meta, AgendaVersion._meta
+    parts = [
+        (alias, meta.model, list(meta.concrete_fields))
+        for alias, meta in (("r", registration), ("e", event), ("a", version))
+    ]
+    select = ", ".join(
+        f"{alias}.{sql.columns([field])}" for alias, _model, fields in parts for field in fields
+    )
+    version_event, number = sql.column(version, "event"), sql.column(version, "number")
+    statement = (
+        f"SELECT {select} FROM {sql.table(registration)} r "  # noqa: S608
+        f"JOIN {sql.table(event)} e ON e.{sql.column(event, 'pk')} = r.{sql.column(registration, 'event')} "
+        # The latest published version, as agenda_latest_version picks it (SQLite has no LATERAL).
+        f"LEFT JOIN {sql.table(version)} a ON a.{sql.column(version, 'pk')} = ("
+        f"SELECT v.{sql.column(version, 'pk')} FROM {sql.table(version)} v "
+        f"WHERE v.{version_event} = e.{sql.column(event, 'pk')} ORDER BY v.{number} DESC LIMIT 1) "
+        f"WHERE r.{sql.column(registration, 'pk')} = %s"
+    )
+    return statement, [(sql.loader(model, fields), len(fields)) for _alias, model, fields in parts]
+
+
+def registration_with_agenda(*, registration_id: int) -> tuple[Registration, AgendaVersion | None] | None:
+    """The registration (its event loaded with it) and the event's latest agenda version, in one
+    query: what a message about a registration is rendered from. None if it is gone."""
+    statement, loaders = _registration_with_agenda_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [registration_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    loaded, start = [], 0
+    for load, count in loaders:
+        values = row[start : start + count]
+        loaded.append(None if values[0] is None else load(values))  # the first column is the pk
+        start += count
+    registration, event, version = loaded
+    registration.event = event
+    return registration, version

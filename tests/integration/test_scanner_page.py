@@ -38,14 +38,8 @@ def _require_tools():
 
 
 def _badge_png(token: str) -> bytes:
-    try:
-        from notifications.badges import qr_png
-    except ImportError:  # the badge renderer is another part; the QR itself is what matters here
-        import qrcode
+    from notifications.badges import qr_png
 
-        buffer = io.BytesIO()
-        qrcode.make(token, box_size=6, border=4).save(buffer, format="PNG")
-        return buffer.getvalue()
     return qr_png(token, box_size=6)
 
 

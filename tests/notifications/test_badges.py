@@ -1,10 +1,17 @@
-"""Badges: the QR decodes (zxing-cpp, a decoder that shares no code with the encoder) to a token
-that verifies; the printed PDF carries the person's name in their own script with every glyph."""
+"""Badges: the QR decodes to a token that verifies, read by zxing-cpp and by jsQR (the scanner
+page's decoder, from another project, so an encoder bug zxing-cpp happened to forgive in its own
+output would still show); the printed PDF carries the person's name in their own script with
+every glyph."""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pypdfium2
 import pytest
@@ -15,6 +22,18 @@ from notifications.badges import BadgeData, MissingGlyphs, badge_pdf, qr_matrix,
 from registrations.badge_tokens import InvalidBadgeToken, issue_badge_token, verify_badge_token
 
 EVENT_TITLE = "A Better Tomorrow with South-South Cooperation"
+JSQR = Path(__file__).resolve().parents[2] / "node_modules" / "jsqr" / "dist" / "jsQR.js"
+# Reads {"width", "height", "rgba": base64} on stdin, prints the decoded text (or null) as JSON.
+_JSQR_SCRIPT = """
+const jsQR = require(process.argv[1]);
+let input = "";
+process.stdin.on("data", (chunk) => (input += chunk));
+process.stdin.on("end", () => {
+  const { width, height, rgba } = JSON.parse(input);
+  const found = jsQR(new Uint8ClampedArray(Buffer.from(rgba, "base64")), width, height);
+  process.stdout.write(JSON.stringify(found ? found.data : null));
+});
+"""
 
 
 def decode(image: Image.Image) -> list[str]:
@@ -54,6 +73,33 @@ def test_qr_png_decodes_to_a_token_that_verifies():
     assert decode(image) == [token]
     payload = verify_badge_token(decode(image)[0])
     assert (payload.event_id, payload.registration_id, payload.counter) == (7, 1234, 3)
+
+
+def decode_with_jsqr(image: Image.Image) -> str | None:
+    node = shutil.which("node")
+    if node is None or not JSQR.exists():
+        pytest.skip("needs Node.js and jsQR (`make jsdeps`; `make test` installs it)")
+    rgba = image.convert("RGBA")
+    request = {"width": rgba.width, "height": rgba.height, "rgba": base64.b64encode(rgba.tobytes()).decode()}
+    result = subprocess.run(
+        [node, "-e", _JSQR_SCRIPT, str(JSQR)],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("registration_id", [1, 1234, 2**31 - 1])
+def test_qr_png_decodes_with_a_second_independent_decoder(registration_id):
+    token = issue_badge_token(event_id=7, registration_id=registration_id, counter=2)
+
+    decoded = decode_with_jsqr(Image.open(io.BytesIO(qr_png(token))))
+
+    assert decoded == token
+    assert verify_badge_token(decoded).registration_id == registration_id
 
 
 def test_qr_png_size_follows_box_size_and_quiet_zone():
