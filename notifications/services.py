@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -113,6 +114,30 @@ def dispatch(notification_ids: Iterable[int]) -> None:
     _dispatch_chunks(list(notification_ids))
 
 
+_together = threading.local()
+
+
+@contextmanager
+def dispatch_together():
+    """Rows enqueued inside the block go to the broker together when the transaction commits:
+    one task per chunk (NOTIFICATIONS_CHUNK_SIZE rows, one SMTP session), not one per message.
+
+    For bulk work (a waitlist promoted into new seats, an organiser approving a list): per
+    message, a task costs the worker about as much as rendering a confirmation. Dispatching a
+    row whose write was rolled back is harmless (no task can claim a row that does not exist),
+    and a block inside another adds its rows to the outer one."""
+    if getattr(_together, "ids", None) is not None:
+        yield
+        return
+    _together.ids = ids = []
+    try:
+        yield
+    finally:
+        _together.ids = None
+        if ids:
+            transaction.on_commit(lambda: dispatch(ids))
+
+
 # --- Writing rows ---------------------------------------------------------------------------
 
 
@@ -150,7 +175,11 @@ def notification_enqueue(
         return None
     notification.pk = row[0]
     notification._state.adding, notification._state.db = False, connection.alias
-    transaction.on_commit(lambda: dispatch([notification.id]))
+    together = getattr(_together, "ids", None)
+    if together is not None:
+        together.append(notification.pk)
+    else:
+        transaction.on_commit(lambda: dispatch([notification.id]))
     return notification
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from config.problems import ApplicationError
+from notifications.services import dispatch_together
 from registrations import services
 from registrations.models import EventRole, Registration
 
@@ -52,12 +53,15 @@ class OrganiserScopedAdmin(admin.ModelAdmin):
 
 def _apply(modeladmin, request, queryset, action, verb: str, **kwargs) -> None:
     done, refused = 0, []
-    for registration in queryset.order_by("created_at", "id"):
-        try:
-            action(registration=registration, **kwargs)
-            done += 1
-        except ApplicationError as exc:
-            refused.append(f"{registration.full_name}: {exc.detail}")
+    # Each registration in its own transaction (one refusal does not undo the others); their
+    # emails go to the workers in chunks once all are done.
+    with dispatch_together():
+        for registration in queryset.order_by("created_at", "id"):
+            try:
+                action(registration=registration, **kwargs)
+                done += 1
+            except ApplicationError as exc:
+                refused.append(f"{registration.full_name}: {exc.detail}")
     if done:
         modeladmin.message_user(request, f"{verb} {done} registration(s).", messages.SUCCESS)
     for line in refused[:20]:

@@ -25,7 +25,7 @@ from django.utils import timezone as dj_timezone
 from config import sql
 from config.problems import ApplicationError, Conflict
 from notifications.models import Notification
-from notifications.services import notification_enqueue
+from notifications.services import dispatch_together, notification_enqueue
 from registrations import manage_tokens
 from registrations.models import SEAT_HOLDING_STATUSES, Registration
 from registrations.validators import check_timezone, normalise_country, normalise_email
@@ -253,12 +253,13 @@ def _promote(event: Event, *, now: datetime) -> list[Registration]:
         status=new_status, waitlist_position=None, updated_at=now
     )
     promoted.sort(key=lambda r: r.waitlist_position)
-    for registration in promoted:
-        position = registration.waitlist_position
-        registration.status = new_status
-        registration.waitlist_position = None
-        kind = Notification.Kind.PENDING_APPROVAL if event.approval_required else Notification.Kind.PROMOTED
-        _notify(registration, kind, promoted_from_position=position)
+    kind = Notification.Kind.PENDING_APPROVAL if event.approval_required else Notification.Kind.PROMOTED
+    with dispatch_together():  # a capacity increase may promote hundreds at once
+        for registration in promoted:
+            position = registration.waitlist_position
+            registration.status = new_status
+            registration.waitlist_position = None
+            _notify(registration, kind, promoted_from_position=position)
     _compact_waitlist(event.id)
     return promoted
 

@@ -11,7 +11,7 @@ import vobject
 from django.db import connection
 
 from notifications.models import Notification
-from registrations.services import registration_cancel, registration_create
+from registrations.services import registration_cancel, registration_capacity_change, registration_create
 from sessions.models import Session, SessionSpeaker
 from sessions.services import agenda_publish
 from tests.factories import EventFactory, SessionFactory, SpeakerFactory
@@ -125,6 +125,28 @@ def test_publish_moved_session_updates_attendees_and_that_sessions_speakers_only
     _, invite = _calendar(moved)
     assert invite.method.value == "REQUEST"
     assert int(invite.vevent.sequence.value) == 1
+
+
+def test_a_capacity_increase_promotes_the_waitlist_and_mails_them_in_one_chunk_task(worker, smtp):
+    event = EventFactory(capacity=1)
+    _sign_up(event, "seated@example.org")
+    waiting = [f"waiting-{i}@example.org" for i in range(3)]
+    for email in waiting:
+        assert _sign_up(event, email).status == "waitlisted"
+    for email in waiting:
+        _wait_mail(smtp, email, 1, worker)  # the waitlist notice, one task each
+
+    promoted = registration_capacity_change(event=event, capacity=4)
+
+    assert [r.email for r in promoted] == waiting
+    for email in waiting:
+        [_, promotion] = _wait_mail(smtp, email, 2, worker)
+        assert str(promotion["Subject"]).startswith("A seat is now available for you")
+    rows = Notification.objects.filter(kind="promoted")
+    wait_for(lambda: rows.filter(status="sent").count() == 3, timeout=30, what="promotions recorded")
+    received = [line for line in worker.log().splitlines() if "received" in line and "notifications." in line]
+    assert sum("notifications.deliver_chunk[" in line for line in received) == 1, received
+    assert sum("notifications.deliver[" in line for line in received) == 4  # confirmation + 3 notices
 
 
 def _worker_backends() -> set[int]:

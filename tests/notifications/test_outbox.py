@@ -333,3 +333,63 @@ def test_reminders_enqueue_none_after_the_event_started(settings):
 
     assert services.reminders_enqueue() == 0
     assert not Notification.objects.exists()
+
+
+@pytest.fixture
+def published():
+    """The delivery tasks Celery really publishes (its before_task_publish signal)."""
+    from celery.signals import before_task_publish
+
+    sent: list[tuple[str, list]] = []
+
+    def record(sender=None, body=None, **kwargs):
+        if sender in (services.DELIVER_TASK, services.DELIVER_CHUNK_TASK):
+            sent.append((sender, body[0]))  # protocol 2: (args, kwargs, embed)
+
+    services.broker_breaker.reset()
+    before_task_publish.connect(record, weak=False)
+    yield sent
+    before_task_publish.disconnect(record)
+
+
+def test_rows_enqueued_together_go_out_as_chunk_tasks_after_the_commit(
+    published, settings, django_capture_on_commit_callbacks
+):
+    settings.NOTIFICATIONS_CHUNK_SIZE = 2
+    event = EventFactory()
+    registrations = [RegistrationFactory(event=event) for _ in range(5)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        with services.dispatch_together():
+            ids = [_confirmation(r).id for r in registrations]
+            with services.dispatch_together():  # a block inside adds to the outer one
+                ids.append(_confirmation(RegistrationFactory(event=event)).id)
+        assert published == []  # nothing before the commit
+
+    chunk = services.DELIVER_CHUNK_TASK
+    assert published == [(chunk, [ids[0:2]]), (chunk, [ids[2:4]]), (chunk, [ids[4:6]])]
+
+
+def test_rows_enqueued_alone_go_out_one_task_each(published, django_capture_on_commit_callbacks):
+    event = EventFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ids = [_confirmation(RegistrationFactory(event=event)).id for _ in range(2)]
+
+    assert published == [(services.DELIVER_TASK, [ids[0]]), (services.DELIVER_TASK, [ids[1]])]
+
+
+def test_rows_enqueued_together_in_a_rolled_back_transaction_are_not_dispatched(
+    published, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    event = EventFactory()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic(), services.dispatch_together():
+            _confirmation(RegistrationFactory(event=event))
+            raise RuntimeError("the bulk action failed half way")
+
+    assert callbacks == []
+    assert published == []
+    assert not Notification.objects.exists()
