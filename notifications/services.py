@@ -443,6 +443,24 @@ def _close_quietly(backend) -> None:
 smtp_sessions = _SmtpSessions()
 
 
+@lru_cache(maxsize=64)
+def _claim_sql(vendor: str, count: int):
+    meta = Notification._meta
+
+    def col(name: str) -> str:
+        return sql.column(meta, name)
+
+    marks = ", ".join(["%s"] * count)
+    statement = (
+        f"UPDATE {sql.table(meta)} SET {col('status')} = %s, {col('claimed_at')} = %s, "  # noqa: S608
+        f"{col('claim_token')} = %s, {col('attempts')} = {col('attempts')} + 1 "
+        f"WHERE {col('pk')} IN ({marks}) AND (({col('status')} = %s AND "
+        f"{col('next_attempt_at')} <= %s) OR ({col('status')} = %s AND {col('claim_token')} = %s)) "
+        f"RETURNING {sql.columns(meta.concrete_fields)}"
+    )
+    return statement, sql.loader(Notification, meta.concrete_fields)
+
+
 def _claim(ids: list[int], claim_token: str, now) -> list[Notification]:
     """Claim the rows among `ids` for `claim_token`, and read them, in one statement.
 
@@ -453,20 +471,9 @@ def _claim(ids: list[int], claim_token: str, now) -> list[Notification]:
     """
     if not ids:
         return []
-    meta = Notification._meta
-
-    def col(name: str) -> str:
-        return sql.column(meta, name)
-
+    # One statement per chunk length: a chunk's ids fill its placeholders.
+    statement, load = _claim_sql(connection.vendor, len(ids))
     adapt = connection.ops.adapt_datetimefield_value
-    marks = ", ".join(["%s"] * len(ids))
-    statement = (
-        f"UPDATE {sql.table(meta)} SET {col('status')} = %s, {col('claimed_at')} = %s, "  # noqa: S608
-        f"{col('claim_token')} = %s, {col('attempts')} = {col('attempts')} + 1 "
-        f"WHERE {col('pk')} IN ({marks}) AND (({col('status')} = %s AND "
-        f"{col('next_attempt_at')} <= %s) OR ({col('status')} = %s AND {col('claim_token')} = %s)) "
-        f"RETURNING {sql.columns(meta.concrete_fields)}"
-    )
     params = [
         Notification.Status.SENDING,
         adapt(now),
@@ -477,7 +484,10 @@ def _claim(ids: list[int], claim_token: str, now) -> list[Notification]:
         Notification.Status.SENDING,
         claim_token,
     ]
-    return sorted(Notification.objects.raw(statement, params), key=lambda row: row.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    return sorted((load(row) for row in rows), key=lambda row: row.pk)
 
 
 def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str = "") -> dict[str, int]:
