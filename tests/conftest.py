@@ -8,10 +8,9 @@ from tests.support.smtp import SmtpServer
 
 
 def pytest_collection_modifyitems(config, items):
-    from django.conf import settings
+    from django.db import connection
 
-    engine = settings.DATABASES["default"]["ENGINE"]
-    if engine != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         skip = pytest.mark.skip(
             reason="needs PostgreSQL (row locks, real concurrency): set DATABASE_URL=postgres://... to run it"
         )
@@ -22,9 +21,10 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_report_header(config):
     from django.conf import settings
+    from django.db import connection
 
     return [
-        f"convene database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}",
+        f"convene database: {connection.vendor} ({settings.DATABASES['default']['ENGINE']})",
         f"convene broker: {settings.CELERY_BROKER_URL.split('://', 1)[0]}",
     ]
 
