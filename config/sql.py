@@ -50,3 +50,12 @@ def loader(model, fields):
         return model.from_db(alias, names, values)
 
     return load
+
+
+def prepared_cursor():
+    """A cursor for a hand-written statement that runs on every request of a hot path: on
+    PostgreSQL the statement is prepared on the connection after a few runs (see
+    config.postgresql); elsewhere, the usual cursor. Parameters must then be plain values
+    (psycopg adapts them), not SQL fragments."""
+    prepared = getattr(connection, "prepared_cursor", None)
+    return prepared() if prepared is not None else connection.cursor()

@@ -65,7 +65,7 @@ def registration_with_agenda(*, registration_id: int) -> tuple[Registration, Age
     """The registration (its event loaded with it) and the event's latest agenda version, in one
     query: what a message about a registration is rendered from. None if it is gone."""
     statement, loaders = _registration_with_agenda_sql(connection.vendor)
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(statement, [registration_id])
         row = cursor.fetchone()
     if row is None:

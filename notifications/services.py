@@ -168,7 +168,7 @@ def notification_enqueue(
     )
     statement, fields = _enqueue_sql(connection.vendor)
     values = [field.get_db_prep_save(field.pre_save(notification, True), connection) for field in fields]
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(statement, values)
         row = cursor.fetchone()
     if row is None:  # the unique constraint said: already enqueued
@@ -294,7 +294,7 @@ def _update_held(notification_id: int, held_by: str, /, **values) -> None:
     meta = Notification._meta
     params = [meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
     params += [notification_id, Notification.Status.SENDING, held_by]
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(_update_held_sql(connection.vendor, tuple(values)), params)
 
 
@@ -484,7 +484,7 @@ def _claim(ids: list[int], claim_token: str, now) -> list[Notification]:
         Notification.Status.SENDING,
         claim_token,
     ]
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
     return sorted((load(row) for row in rows), key=lambda row: row.pk)

@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
+from config import sql
 from registrations import badge_tokens
 from registrations.models import CheckIn, EventRole, Registration
 from sessions.models import Event
@@ -31,12 +32,12 @@ def _event_role_sql(vendor: str, role_count: int) -> tuple[str, list[str]]:
     cols = ", ".join(f"e.{quote(event.get_field(name).column)}" for name in fields)
     marks = ", ".join(["%s"] * role_count)
     role_event, role_user = quote(role.get_field("event").column), quote(role.get_field("user").column)
-    sql = (
+    statement = (
         f"SELECT {cols} FROM {quote(event.db_table)} e WHERE e.{quote('slug')} = %s AND EXISTS ("  # noqa: S608
         f"SELECT 1 FROM {quote(role.db_table)} r WHERE r.{role_event} = e.{quote('id')}"
         f" AND r.{role_user} = %s AND r.{quote('role')} IN ({marks}))"
     )
-    return sql, fields
+    return statement, fields
 
 
 def event_for_role(*, slug: str, user, roles: tuple[str, ...]) -> Event | None:
@@ -46,9 +47,9 @@ def event_for_role(*, slug: str, user, roles: tuple[str, ...]) -> Event | None:
     """
     if not (user and user.is_authenticated) or not roles:
         return None
-    sql, fields = _event_role_sql(connection.vendor, len(roles))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [slug, user.pk, *roles])
+    statement, fields = _event_role_sql(connection.vendor, len(roles))
+    with sql.prepared_cursor() as cursor:
+        cursor.execute(statement, [slug, user.pk, *roles])
         row = cursor.fetchone()
     return None if row is None else Event.from_db(connection.alias, fields, row)
 

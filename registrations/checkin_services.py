@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from config import sql
 from config.problems import ApplicationError, Conflict, NotFound
 from config.sql import column as _col
 from config.sql import table as _table
@@ -272,7 +273,7 @@ def _scan_values(
 
 
 def _sql_insert(meta, fields: tuple[str, ...], values: list) -> int:
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(_insert_sql(connection.vendor, meta, fields), values)
         if connection.features.can_return_columns_from_insert:
             return cursor.fetchone()[0]
@@ -301,7 +302,7 @@ def _registration_with_open_entry(*, event: Event, registration_id: int) -> Regi
 
     At most one open entry exists (unique index), so the LEFT JOIN gives at most one row.
     """
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(_read_sql(connection.vendor), [True, registration_id])
         row = cursor.fetchone()
     if row is None:
@@ -560,7 +561,9 @@ def _token_scan_context_sql(vendor: str) -> str:
         f"JOIN {quote(user_meta.db_table)} u ON u.{quote(user_meta.pk.column)} = "
         f"t.{quote(token_meta.get_field('user').column)} AND u.{quote('is_active')} "
         f"JOIN {quote(event_meta.db_table)} e ON e.{quote('slug')} = %s "
-        f"LEFT JOIN {_table(_R)} r ON r.{_col(_R, 'id')} = %s AND r.{_col(_R, 'event')} = e.{quote('id')} "
+        # By primary key only (its event is compared below): a prepared statement's generic plan
+        # must not pick the event index and walk all of an event's registrations.
+        f"LEFT JOIN {_table(_R)} r ON r.{_col(_R, 'id')} = %s "
         f"LEFT JOIN {_table(_C)} c ON c.{_col(_C, 'registration')} = r.{_col(_R, 'id')} "
         f"AND c.{_col(_C, 'is_open')} "
         f"WHERE t.{quote(token_meta.pk.column)} = %s "
@@ -600,7 +603,7 @@ def checkin_scan_by_token(
         payload = verify_badge_token(code)
     except InvalidBadgeToken:
         raise NotHandledHere() from None
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(
             _token_scan_context_sql(connection.vendor),
             [slug, payload.registration_id, api_token, *_SCAN_ROLES],
@@ -614,6 +617,8 @@ def checkin_scan_by_token(
     if row[2] is None:
         raise NotHandledHere()  # signed by us, but gone: the general path records `revoked`
     registration = _registration_from_row(row[2:])
+    if registration.event_id != event_id:
+        raise NotHandledHere()
     direction = CheckIn.Direction.IN
     result, open_entry = _decide(registration=registration, counter=payload.counter, direction=direction)
     now = timezone.now()
@@ -635,7 +640,7 @@ def checkin_scan_by_token(
     # caller's block) a savepoint keeps a refused INSERT from breaking the enclosing transaction.
     statement_scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
-        with statement_scope, connection.cursor() as cursor:
+        with statement_scope, sql.prepared_cursor() as cursor:
             if result == Result.OK:
                 cursor.execute(
                     _insert_checkin_and_scan_sql(connection.vendor),

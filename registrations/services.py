@@ -148,7 +148,7 @@ def _seat_usage_sql(vendor: str) -> tuple[str, list[str]]:
 def seat_usage(event_id: int) -> SeatUsage:
     """Seats held per attendance mode and the waitlist's length, in one aggregate query."""
     statement, params = _seat_usage_sql(connection.vendor)
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(statement, [*params, event_id, *SEAT_HOLDING, Status.WAITLISTED])
         in_person, online, waitlisted, last_position = cursor.fetchone()
     return SeatUsage(
@@ -184,7 +184,7 @@ def _lock_event_sql(vendor: str) -> tuple[str, list[str]]:
 def _lock_event(event_id: int) -> Event:
     """The event row, locked until the transaction ends (what serialises seat decisions)."""
     statement, fields = _lock_event_sql(connection.vendor)
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(statement, [event_id])
         row = cursor.fetchone()
     if row is None:

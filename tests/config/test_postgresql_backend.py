@@ -66,3 +66,35 @@ def test_a_connection_inside_a_transaction_gets_the_full_check(other):
 
     assert _last_query(pid) == "SELECT 1"
     other.connection.rollback()
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+def test_hot_statements_are_prepared_and_django_s_own_are_not():
+    from config import sql
+
+    with sql.prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int + 40 /* hot */", [2])
+        assert cursor.fetchone() == (42,)
+    with connection.cursor() as cursor:
+        for _ in range(10):  # past psycopg's prepare_threshold
+            cursor.execute("SELECT %s::int + 1 /* ordinary */", [1])
+
+    prepared = _prepared_statements()
+    assert "SELECT $1::int + 40 /* hot */" in prepared
+    assert not any("ordinary" in statement for statement in prepared)
+
+
+def test_prepared_statements_can_be_switched_off(settings):
+    from config import sql
+
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    with sql.prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int /* switched off */", [7])
+        assert cursor.fetchone() == (7,)
+
+    assert not any("switched off" in statement for statement in _prepared_statements())
