@@ -27,7 +27,7 @@ from config.problems import ApplicationError, Conflict
 from notifications.models import Notification
 from notifications.services import dispatch_together, notification_enqueue
 from registrations import manage_tokens
-from registrations.models import SEAT_HOLDING_STATUSES, Registration
+from registrations.models import SEAT_HOLDING_STATUSES, Registration, SeatCount
 from registrations.validators import check_timezone, normalise_country, normalise_email
 from sessions.models import Event
 
@@ -117,42 +117,37 @@ class SeatUsage:
 # The two statements every seat decision runs while it holds the event lock are written in SQL
 # here: building them with the ORM costs more CPU than running them, and that CPU is spent
 # inside the lock, where a sign-up rush waits in line. Names come from the models' metadata;
-# every value is a parameter.
+# every value from a request is a parameter.
 
 
 @lru_cache(maxsize=4)
-def _seat_usage_sql(vendor: str) -> tuple[str, list[str]]:
-    meta = Registration._meta
-    status, attendance = sql.column(meta, "status"), sql.column(meta, "attendance")
-    position = sql.column(meta, "waitlist_position")
-    holding = ", ".join(["%s"] * len(SEAT_HOLDING))
-    statement = (
-        f"SELECT COUNT(CASE WHEN {status} IN ({holding}) AND {attendance} = %s THEN 1 END), "  # noqa: S608
-        f"COUNT(CASE WHEN {status} IN ({holding}) AND {attendance} = %s THEN 1 END), "
-        f"COUNT(CASE WHEN {status} = %s THEN 1 END), "
-        f"MAX(CASE WHEN {status} = %s THEN {position} END) "
-        f"FROM {sql.table(meta)} WHERE {sql.column(meta, 'event')} = %s "
-        f"AND {status} IN ({holding}, %s)"
+def _seat_usage_sql(vendor: str) -> str:
+    counts, meta = SeatCount._meta, Registration._meta
+    # A literal, not a parameter: the partial unique index on (event, waitlist_position) of
+    # waitlisted rows then answers MAX() from its last entry, also in a prepared statement.
+    waitlisted = Status.WAITLISTED.value
+    assert waitlisted.isidentifier()
+    return (
+        f"SELECT s.{sql.column(counts, 'attendance')}, s.{sql.column(counts, 'status')}, "  # noqa: S608
+        f"s.{sql.column(counts, 'total')}, (SELECT MAX(r.{sql.column(meta, 'waitlist_position')}) "
+        f"FROM {sql.table(meta)} r WHERE r.{sql.column(meta, 'event')} = %s "
+        f"AND r.{sql.column(meta, 'status')} = '{waitlisted}') "
+        f"FROM {sql.table(counts)} s WHERE s.{sql.column(counts, 'event')} = %s"
     )
-    params = [
-        *SEAT_HOLDING,
-        Attendance.IN_PERSON,
-        *SEAT_HOLDING,
-        Attendance.ONLINE,
-        Status.WAITLISTED,
-        Status.WAITLISTED,
-    ]
-    return statement, params
 
 
 def seat_usage(event_id: int) -> SeatUsage:
-    """Seats held per attendance mode and the waitlist's length, in one aggregate query."""
-    statement, params = _seat_usage_sql(connection.vendor)
+    """Seats held per attendance mode and the waitlist's length: a few rows of the counts the
+    database keeps (SeatCount), whatever the number of registrations."""
     with sql.prepared_cursor() as cursor:
-        cursor.execute(statement, [*params, event_id, *SEAT_HOLDING, Status.WAITLISTED])
-        in_person, online, waitlisted, last_position = cursor.fetchone()
+        cursor.execute(_seat_usage_sql(connection.vendor), [event_id, event_id])
+        rows = cursor.fetchall()
+    held = {(attendance, status): total for attendance, status, total, _last in rows}
     return SeatUsage(
-        in_person=in_person, online=online, waitlisted=waitlisted, last_position=last_position or 0
+        in_person=sum(held.get((Attendance.IN_PERSON, s), 0) for s in SEAT_HOLDING),
+        online=sum(held.get((Attendance.ONLINE, s), 0) for s in SEAT_HOLDING),
+        waitlisted=sum(total for (_attendance, status), total in held.items() if status == Status.WAITLISTED),
+        last_position=(rows[0][3] or 0) if rows else 0,
     )
 
 
