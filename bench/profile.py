@@ -64,19 +64,7 @@ def _profile_deliver(results: Path, count: int) -> Path:
     event = seed.make_event(slug=f"profile-deliver-{uuid.uuid4().hex[:6]}", capacity=count + 1)
     registrations = seed.confirmed_registrations(event=event, count=count, prefix="pdel")
     # Written directly, not through notification_enqueue: no task may race this process.
-    rows = Notification.objects.bulk_create(
-        Notification(
-            event=event,
-            kind=Notification.Kind.CONFIRMATION,
-            recipient_email=r.email,
-            recipient_name=r.full_name,
-            language=r.language,
-            subject_type="registration",
-            subject_id=r.id,
-            version=str(r.invite_sequence),
-        )
-        for r in registrations
-    )
+    rows = Notification.objects.bulk_create(Notification(**seed.confirmation_of(r)) for r in registrations)
     ids = [row.pk for row in rows]
     deliver_notifications(notification_ids=ids[:1])  # warm-up: imports, fonts, SMTP session
     half = len(ids) // 2

@@ -61,3 +61,19 @@ def confirmed_registrations(*, event: Event, count: int, prefix: str) -> list[Re
         )
     Registration.objects.bulk_create(rows, batch_size=500)
     return list(Registration.objects.filter(event=event, email__startswith=prefix).order_by("id"))
+
+
+def confirmation_of(registration: Registration) -> dict:
+    """The outbox fields of a registration's confirmation, as the sign-up service writes them."""
+    from notifications.models import Notification
+
+    return {
+        "event_id": registration.event_id,
+        "kind": Notification.Kind.CONFIRMATION,
+        "recipient_email": registration.email,
+        "recipient_name": registration.full_name,
+        "language": registration.language,
+        "subject_type": "registration",
+        "subject_id": registration.id,
+        "version": str(registration.invite_sequence),
+    }

@@ -47,16 +47,7 @@ def _deliver(ctx: Context, *, slug: str, total: int, together: bool) -> dict:
         # Runs first after the commit, before the dispatch hooks: the moment workers can start.
         transaction.on_commit(lambda: committed.append(time.time()))
         for r in registrations:
-            notification_enqueue(
-                event_id=event.id,
-                kind=Notification.Kind.CONFIRMATION,
-                recipient_email=r.email,
-                recipient_name=r.full_name,
-                language=r.language,
-                subject_type="registration",
-                subject_id=r.id,
-                version=r.invite_sequence,
-            )
+            notification_enqueue(**seed.confirmation_of(r))
     enqueued = time.time()  # on_commit has dispatched every task by now
     started = committed[0]
     deadline = started + (600 if not ctx.quick else 180)
