@@ -47,6 +47,8 @@ class RunResult:
     # CPU seconds the whole machine was busy (every process: server, database, generator);
     # per request, a cost figure that other tenants' load disturbs less than requests/s.
     machine_cpu: float | None = None
+    # The same, per part of the stack (web, workers, postgres, redis, load generator).
+    cpu_by_part: dict[str, float] | None = None
 
     @property
     def count(self) -> int:
@@ -86,6 +88,11 @@ class RunResult:
             "transport_errors": len(self.transport_errors),
             "client_cpu_pct_of_one_core": round(100 * self.client_cpu / self.wall, 1) if self.wall else None,
             "machine_cpu_ms_per_request": self.machine_cpu_ms_per_request,
+            "cpu_ms_per_request_by_part": (
+                {part: round(1000 * cpu / self.count, 3) for part, cpu in sorted(self.cpu_by_part.items())}
+                if self.cpu_by_part is not None and self.count
+                else None
+            ),
         }
 
     @property
@@ -213,11 +220,19 @@ def run(
         iterator: Iterator[Request] = endless()
     else:
         iterator = iter(requests)
+    parts_before = cpu_by_process()
     cpu, busy = time.process_time(), machine_busy_seconds()
     result = asyncio.run(_run(port, iterator, concurrency, max_requests, duration))
     result.client_cpu = time.process_time() - cpu
     if busy is not None:
         result.machine_cpu = machine_busy_seconds() - busy
+    parts_after = cpu_by_process()
+    if parts_before is not None and parts_after is not None:
+        result.cpu_by_part = {}
+        # Processes alive at both ends (a backend or worker that exits mid-run is not counted).
+        for pid, (part, seconds) in parts_after.items():
+            if pid in parts_before:
+                result.cpu_by_part[part] = result.cpu_by_part.get(part, 0.0) + seconds - parts_before[pid][1]
     return result
 
 
@@ -237,6 +252,46 @@ def machine_busy_seconds() -> float | None:
         return None
     user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[1:8])
     return (user + nice + system + irq + softirq) / _CLOCK_TICKS
+
+
+def _part(pid: int, comm: str, cmdline: str) -> str | None:
+    if pid == os.getpid():
+        return "load generator"
+    if "gunicorn" in cmdline:
+        return "web"
+    if "celery" in cmdline:
+        return "workers"
+    if comm == "postgres":
+        return "postgres"
+    if comm.startswith("redis"):
+        return "redis"
+    return None
+
+
+def cpu_by_process() -> dict[int, tuple[str, float]] | None:
+    """User + system CPU seconds of each process of the stack, by pid, with its part (Linux
+    /proc; None elsewhere). Where a scenario's machine CPU goes: the web processes, the Celery
+    workers, PostgreSQL (all its processes), Redis, the load generator."""
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return None
+    found: dict[int, tuple[str, float]] = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat_file:
+                stat = stat_file.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as cmd_file:
+                cmdline = cmd_file.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone in between
+        comm = stat[stat.find("(") + 1 : stat.rfind(")")]
+        part = _part(pid, comm, cmdline)
+        if part is None:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        found[pid] = (part, (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS)  # utime, stime
+    return found
 
 
 def json_body(data) -> tuple[bytes, dict[str, str]]:
