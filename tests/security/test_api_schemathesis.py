@@ -4,7 +4,8 @@ Every operation of `/api/schema/` gets a fixed, derandomized number of generated
 sent in-process to the WSGI app. Path parameters name real objects (an event the token's
 user organises, a real manage token) so the requests reach the code behind the routing.
 Checks: no 5xx, the response conforms to the documented schema (problem details included),
-and the status code is one the schema documents.
+and the status code is one the schema documents. A stateful test then runs bounded sequences of
+calls chained by the links schemathesis infers from the schema, with the same checks.
 """
 
 from __future__ import annotations
@@ -63,4 +64,52 @@ def test_api_operation_conforms(case, world, wsgi_keeps_test_connection):
             status_code_conformance,
             problem_details_on_errors,
         ],
+    )
+
+
+WORKFLOW_SCENARIOS = 25
+WORKFLOW_STEPS = 6
+
+
+@pytest.mark.django_db
+def test_api_workflows_conform(world, wsgi_keeps_test_connection):
+    """Stateful: sequences of calls chained by the links schemathesis infers from the schema (a
+    listed event's slug into its rooms, sessions, registrations; a created room's id into its
+    update...), so requests reach objects that an earlier call of the same scenario created."""
+
+    known_slugs = {world.event.slug, world.other_event.slug}
+
+    class Workflow(schema.as_state_machine()):
+        def before_call(self, case):
+            # A slug the link did not supply is a random string: use the world's event instead
+            # (a slug from an earlier response, either world event, is kept).
+            parameters = case.path_parameters or {}
+            if "slug" in parameters and parameters["slug"] not in known_slugs:
+                parameters["slug"] = world.event.slug
+            for name in {"manage_token", "token"} & set(parameters):
+                parameters[name] = world.manage_token
+
+        def get_call_kwargs(self, case):
+            return {"headers": {"Authorization": f"Token {world.organiser_token}"}}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(
+                response,
+                checks=[
+                    not_a_server_error,
+                    response_schema_conformance,
+                    status_code_conformance,
+                    problem_details_on_errors,
+                ],
+            )
+
+    Workflow.run(
+        settings=settings(
+            max_examples=WORKFLOW_SCENARIOS,
+            stateful_step_count=WORKFLOW_STEPS,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
     )
