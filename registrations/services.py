@@ -161,9 +161,8 @@ def _free_seats(event: Event, usage: SeatUsage, attendance: str) -> int | None:
 
 
 @lru_cache(maxsize=4)
-def _lock_event_sql(vendor: str) -> tuple[str, list[str]]:
+def _lock_event_sql(vendor: str):
     meta = Event._meta
-    fields = [f.attname for f in meta.concrete_fields]
     statement = (
         f"SELECT {sql.columns(meta.concrete_fields)} FROM {sql.table(meta)} "  # noqa: S608
         f"WHERE {sql.column(meta, 'pk')} = %s"
@@ -173,18 +172,18 @@ def _lock_event_sql(vendor: str) -> tuple[str, list[str]]:
     elif connection.features.has_select_for_update:
         statement += " FOR UPDATE"
     # (SQLite has neither: its write transactions are serialised as a whole, see settings.)
-    return statement, fields
+    return statement, sql.loader(Event, meta.concrete_fields)
 
 
 def _lock_event(event_id: int) -> Event:
     """The event row, locked until the transaction ends (what serialises seat decisions)."""
-    statement, fields = _lock_event_sql(connection.vendor)
+    statement, load = _lock_event_sql(connection.vendor)
     with sql.prepared_cursor() as cursor:
         cursor.execute(statement, [event_id])
         row = cursor.fetchone()
     if row is None:
         raise Event.DoesNotExist(f"Event {event_id} does not exist.")
-    return Event.from_db(connection.alias, fields, row)
+    return load(row)  # with the ORM's converters: aware datetimes on SQLite too
 
 
 def _seated_status(event: Event) -> str:

@@ -308,3 +308,19 @@ def test_waitlist_promote_is_a_noop_when_no_seat_is_free():
     sign_up(event, 1)
 
     assert services.waitlist_promote(event=event) == []
+
+
+def test_the_locked_event_is_loaded_as_the_orm_loads_it():
+    # The hand-written locking read must give what the ORM gives (aware datetimes on SQLite too).
+    from django.db import transaction
+
+    from sessions.models import Event
+
+    event = EventFactory(registration_opens_at=timezone.now() - timedelta(days=1))
+    with transaction.atomic():
+        locked = services._lock_event(event.id)
+    fresh = Event.objects.get(pk=event.pk)
+
+    fields = [field.attname for field in Event._meta.concrete_fields]
+    assert {name: getattr(locked, name) for name in fields} == {name: getattr(fresh, name) for name in fields}
+    assert timezone.is_aware(locked.starts_at)
