@@ -54,7 +54,7 @@ def loader(model, fields):
 
 def prepared_cursor():
     """A cursor for a hand-written statement that runs on every request of a hot path: on
-    PostgreSQL the statement is prepared on the connection after a few runs (see
+    PostgreSQL the statement is prepared on the connection the first time it runs (see
     config.postgresql); elsewhere, the usual cursor. Parameters must then be plain values
     (psycopg adapts them), not SQL fragments."""
     prepared = getattr(connection, "prepared_cursor", None)

@@ -505,14 +505,14 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
     counts = {"claimed": len(rows), "sent": 0, "failed": 0, "skipped": 0, "retry": 0}
     if not rows:
         return counts
-    connection = smtp_sessions.acquire()
+    smtp = smtp_sessions.acquire()
     retries: list[tuple[Notification, str]] = []
     done: set[int] = set()
     healthy = False
     try:
         for index, notification in enumerate(rows):
             try:
-                message = build_message(notification, connection=connection)
+                message = build_message(notification, connection=smtp)
             except SoftTimeLimitExceeded:
                 raise  # out of time: the rest of the chunk is released below, not failed
             except MessageObsolete as exc:
@@ -550,8 +550,8 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
                 message.extra_headers["Message-ID"] = message_id
             try:
                 # Opened here once, so send_messages keeps it open for the rest of the chunk.
-                connection.open()
-                sent = connection.send_messages([message])
+                smtp.open()
+                sent = smtp.send_messages([message])
             except SoftTimeLimitExceeded:
                 raise
             except Exception as exc:
@@ -579,7 +579,7 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
         healthy = not retries and counts["failed"] == 0
     finally:
         # Kept for the next task only after a clean run: any refusal or error closes it.
-        smtp_sessions.release(connection, healthy=healthy)
+        smtp_sessions.release(smtp, healthy=healthy)
         leftover = [n.pk for n in rows if n.pk not in done]
         if leftover:
             _release(leftover, claim_token)

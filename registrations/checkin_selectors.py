@@ -26,16 +26,15 @@ _EVENT_FIELDS = ("id", "slug", "timezone", "checkin_policy")
 
 @lru_cache(maxsize=8)
 def _event_role_sql(vendor: str, role_count: int) -> tuple[str, list[str]]:
-    quote = connection.ops.quote_name
     event, role = Event._meta, EventRole._meta
     fields = [f.attname for f in event.concrete_fields if f.attname in _EVENT_FIELDS]  # from_db order
-    cols = ", ".join(f"e.{quote(event.get_field(name).column)}" for name in fields)
+    cols = ", ".join(f"e.{sql.column(event, name)}" for name in fields)
     marks = ", ".join(["%s"] * role_count)
-    role_event, role_user = quote(role.get_field("event").column), quote(role.get_field("user").column)
     statement = (
-        f"SELECT {cols} FROM {quote(event.db_table)} e WHERE e.{quote('slug')} = %s AND EXISTS ("  # noqa: S608
-        f"SELECT 1 FROM {quote(role.db_table)} r WHERE r.{role_event} = e.{quote('id')}"
-        f" AND r.{role_user} = %s AND r.{quote('role')} IN ({marks}))"
+        f"SELECT {cols} FROM {sql.table(event)} e WHERE e.{sql.column(event, 'slug')} = %s "  # noqa: S608
+        f"AND EXISTS (SELECT 1 FROM {sql.table(role)} r "
+        f"WHERE r.{sql.column(role, 'event')} = e.{sql.column(event, 'pk')} "
+        f"AND r.{sql.column(role, 'user')} = %s AND r.{sql.column(role, 'role')} IN ({marks}))"
     )
     return statement, fields
 

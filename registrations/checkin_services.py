@@ -546,31 +546,25 @@ def _token_scan_context_sql(vendor: str) -> str:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    quote = connection.ops.quote_name
-    user_meta, token_meta, role_meta, event_meta = (
-        get_user_model()._meta,
-        Token._meta,
-        EventRole._meta,
-        Event._meta,
-    )
+    user, token, role, event = get_user_model()._meta, Token._meta, EventRole._meta, Event._meta
     marks = ", ".join(["%s"] * len(_SCAN_ROLES))
     return (
-        f"SELECT u.{quote(user_meta.pk.column)}, e.{quote(event_meta.pk.column)}, "  # noqa: S608
+        f"SELECT u.{_col(user, 'pk')}, e.{_col(event, 'pk')}, "  # noqa: S608
         f"{_registration_and_entry_columns(vendor)} "
-        f"FROM {quote(token_meta.db_table)} t "
-        f"JOIN {quote(user_meta.db_table)} u ON u.{quote(user_meta.pk.column)} = "
-        f"t.{quote(token_meta.get_field('user').column)} AND u.{quote('is_active')} "
-        f"JOIN {quote(event_meta.db_table)} e ON e.{quote('slug')} = %s "
+        f"FROM {_table(token)} t "
+        f"JOIN {_table(user)} u ON u.{_col(user, 'pk')} = t.{_col(token, 'user')} "
+        f"AND u.{_col(user, 'is_active')} "
+        f"JOIN {_table(event)} e ON e.{_col(event, 'slug')} = %s "
         # By primary key only (its event is compared below): a prepared statement's generic plan
         # must not pick the event index and walk all of an event's registrations.
         f"LEFT JOIN {_table(_R)} r ON r.{_col(_R, 'id')} = %s "
         f"LEFT JOIN {_table(_C)} c ON c.{_col(_C, 'registration')} = r.{_col(_R, 'id')} "
         f"AND c.{_col(_C, 'is_open')} "
-        f"WHERE t.{quote(token_meta.pk.column)} = %s "
-        f"AND EXISTS (SELECT 1 FROM {quote(role_meta.db_table)} er "
-        f"WHERE er.{quote(role_meta.get_field('event').column)} = e.{quote('id')} "
-        f"AND er.{quote(role_meta.get_field('user').column)} = u.{quote(user_meta.pk.column)} "
-        f"AND er.{quote('role')} IN ({marks}))"
+        f"WHERE t.{_col(token, 'pk')} = %s "
+        f"AND EXISTS (SELECT 1 FROM {_table(role)} er "
+        f"WHERE er.{_col(role, 'event')} = e.{_col(event, 'pk')} "
+        f"AND er.{_col(role, 'user')} = u.{_col(user, 'pk')} "
+        f"AND er.{_col(role, 'role')} IN ({marks}))"
     )
 
 
