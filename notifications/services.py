@@ -490,6 +490,29 @@ def _claim(ids: list[int], claim_token: str, now) -> list[Notification]:
     return sorted((load(row) for row in rows), key=lambda row: row.pk)
 
 
+def _renew_claims(ids: list[int], claim_token: str) -> set[int]:
+    """Refresh the claim on the rows among `ids` this task still holds; return their ids.
+
+    A chunk on a slow mail server can outlive NOTIFICATIONS_CLAIM_STALE_SECONDS. Without this,
+    the sweep would take its claim for a dead worker's, re-open the rest of the chunk and hand
+    it to another task while this one still sends it. A row re-opened before its renewal is
+    left to its new owner (not in the result)."""
+    if not ids:
+        return set()
+    meta = Notification._meta
+    pk, status, token, claimed_at = (sql.column(meta, n) for n in ("pk", "status", "claim_token", "claimed_at"))
+    marks = ", ".join(["%s"] * len(ids))
+    statement = (
+        f"UPDATE {sql.table(meta)} SET {claimed_at} = %s "  # noqa: S608
+        f"WHERE {pk} IN ({marks}) AND {status} = %s AND {token} = %s RETURNING {pk}"
+    )
+    params = [connection.ops.adapt_datetimefield_value(timezone.now()), *ids]
+    params += [Notification.Status.SENDING, claim_token]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
 def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str = "") -> dict[str, int]:
     """Claim, render and send the given rows over one SMTP connection; record each outcome.
 
@@ -509,8 +532,21 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
     retries: list[tuple[Notification, str]] = []
     done: set[int] = set()
     healthy = False
+    # Renewed well inside the stale period, so the sweep never re-opens a claim still in use.
+    renew_every = settings.NOTIFICATIONS_CLAIM_STALE_SECONDS / 10
+    renewed_at = time.monotonic()
     try:
         for index, notification in enumerate(rows):
+            if time.monotonic() - renewed_at >= renew_every:
+                rest = [n.pk for n in rows[index:] if n.pk not in done]
+                held = _renew_claims(rest, claim_token)
+                renewed_at = time.monotonic()
+                lost = set(rest) - held
+                if lost:
+                    logger.warning("claims taken over", extra={"count": len(lost)})
+                    done.update(lost)  # another task owns them now: neither send nor release
+            if notification.pk in done:
+                continue
             try:
                 message = build_message(notification, connection=smtp)
             except SoftTimeLimitExceeded:
@@ -565,8 +601,9 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
                 if error.connection_lost:
                     # The rest of the chunk would meet the same dead server: retry them together.
                     for rest in rows[index + 1 :]:
-                        retries.append((rest, error.reason))
-                        done.add(rest.pk)
+                        if rest.pk not in done:
+                            retries.append((rest, error.reason))
+                            done.add(rest.pk)
                     break
                 continue
             done.add(notification.pk)

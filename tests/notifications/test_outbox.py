@@ -3,9 +3,15 @@ real message builder. One process: the worker-process pipeline is in tests/integ
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from aiosmtpd.controller import Controller
+from django.db import connection
 from django.utils import timezone
 
 from notifications import services
@@ -14,6 +20,7 @@ from registrations.models import Registration
 from tests.factories import EventFactory, RegistrationFactory
 from tests.notifications.pipeline import RecordingSmtpServer
 from tests.support.processes import free_port
+from tests.support.smtp import Inbox, SmtpServer
 
 pytestmark = pytest.mark.django_db
 
@@ -393,3 +400,65 @@ def test_rows_enqueued_together_in_a_rolled_back_transaction_are_not_dispatched(
     assert callbacks == []
     assert published == []
     assert not Notification.objects.exists()
+
+
+class _SlowInbox(Inbox):
+    """A mail server that takes `delay` seconds to accept each message."""
+
+    def __init__(self, delay: float):
+        super().__init__()
+        self.delay = delay
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class _SlowSmtpServer(SmtpServer):
+    def __init__(self, delay: float):
+        self.port = free_port()
+        self.inbox = _SlowInbox(delay)
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, decode_data=False)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_outliving_the_stale_period_keeps_its_claims_from_the_sweep(settings):
+    """A chunk on a slow server runs longer than NOTIFICATIONS_CLAIM_STALE_SECONDS while the
+    sweep runs: the sweep must not take the live chunk for a dead worker's and re-open the rest
+    of it for another task (a second copy of every message still queued in the chunk)."""
+    server = _SlowSmtpServer(delay=0.2).start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.NOTIFICATIONS_CLAIM_STALE_SECONDS = 1.0
+    services.broker_breaker.reset()
+    event = EventFactory()
+    ids = [_confirmation(RegistrationFactory(event=event, language="en")).id for _ in range(8)]
+    first: dict[str, int] = {}
+
+    def first_worker():
+        try:
+            first.update(services.deliver_notifications(notification_ids=ids, claim_token="slow-chunk"))
+        finally:
+            connection.close()  # this thread's own database connection
+
+    try:
+        worker = threading.Thread(target=first_worker)
+        worker.start()
+        # 8 messages at 0.2 s each: by the 6th the chunk is older than the stale period.
+        deadline = time.monotonic() + 30
+        while len(server.inbox.messages) < 6 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        swept = services.outbox_sweep()
+        # What the sweep re-opened, a second worker now delivers.
+        second = services.deliver_notifications(notification_ids=ids, claim_token="second-worker")
+        worker.join(timeout=30)
+    finally:
+        server.stop()
+
+    received = collections.Counter(str(m["Message-ID"]) for m in server.inbox.messages)
+    assert swept["reopened"] == 0
+    assert second["claimed"] == 0
+    assert first["sent"] == 8
+    assert len(received) == 8 and set(received.values()) == {1}
+    assert set(Notification.objects.values_list("status", flat=True)) == {Notification.Status.SENT}
