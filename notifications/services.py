@@ -500,7 +500,8 @@ def _renew_claims(ids: list[int], claim_token: str) -> set[int]:
     if not ids:
         return set()
     meta = Notification._meta
-    pk, status, token, claimed_at = (sql.column(meta, n) for n in ("pk", "status", "claim_token", "claimed_at"))
+    names = ("pk", "status", "claim_token", "claimed_at")
+    pk, status, token, claimed_at = (sql.column(meta, name) for name in names)
     marks = ", ".join(["%s"] * len(ids))
     statement = (
         f"UPDATE {sql.table(meta)} SET {claimed_at} = %s "  # noqa: S608
