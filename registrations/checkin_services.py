@@ -523,12 +523,15 @@ def checkin_undo(*, event: Event, checkin_id: int, user=None) -> CheckIn:
     return checkin
 
 
-# --- the door-rush path: one read, one write ---------------------------------------------------
+# --- the door-rush path: one statement for an entry ---------------------------------------------
 #
 # A scan with an API token is the request a door rush repeats thousands of times. On PostgreSQL
-# it costs two statements, each its own transaction (autocommit): one SELECT that authorises the
-# token on the event and reads the registration with its open entry, and one INSERT of the
-# check-in and the scan row together (a data-modifying CTE, so both or neither are written).
+# an entry costs one statement, its own transaction (autocommit): it authorises the token on the
+# event, reads the registration with its open entry, and, when that row is plainly admissible,
+# writes the check-in and its scan row (data-modifying CTEs, so all or nothing). Any other scan
+# (a refusal, a rescan) reads the same way, is decided in Python by `_decide`, and writes its
+# scan row in a second statement. The statement's test is only a shortcut: it admits no row
+# that `_decide` would refuse, and whatever it passes over `_decide` still sees.
 # The partial unique index and the nonce index stay the arbiters, as on the general path:
 # whatever this path does not answer itself (a refused token, a bad signature, a replayed nonce,
 # a lost race, exits, offline uploads) is left to `checkin_perform`, which has the full rules.
@@ -568,26 +571,67 @@ def _token_scan_context_sql(vendor: str) -> str:
     )
 
 
+# The context row of a token scan: `_token_scan_context_sql`'s columns, named for the CTE.
+_CONTEXT_COLUMNS = (
+    "user_id",
+    "event_id",
+    *(f"r_{name}" for name in _loaded(_R, _REGISTRATION_FIELDS)),
+    "c_id",
+    "c_created_at",
+    "c_gate",
+)
+
+
+# What the one-statement entry writes, by column: a placeholder takes a parameter (in this
+# order), anything else is SQL over the context row `ctx`.
+_ENTRY_CHECKIN = {
+    "event": "ctx.event_id",
+    "registration": "ctx.r_id",
+    "direction": "%s",
+    "is_open": "TRUE",
+    "closes": "NULL",
+    "gate": "%s",
+    "created_at": "%s",
+    "scanned_at": "NULL",
+    "created_by": "ctx.user_id",
+}
+_ENTRY_SCAN_FROM_CONTEXT = {"scanned_by": "ctx.user_id"}
+_ENTRY_SCAN_PARAMS = tuple(n for n in _SCAN_FIELDS if n != "checkin" and n not in _ENTRY_SCAN_FROM_CONTEXT)
+
+
 @lru_cache(maxsize=4)
-def _insert_checkin_and_scan_sql(vendor: str) -> str:
+def _token_scan_sql(vendor: str) -> str:
+    """The context read, and for a plainly admissible entry the check-in and its scan row.
+
+    Parameters: the context's (slug, registration id, token, roles); the check-in's
+    (direction, gate, time); the entry test's (the badge's event id and counter, then
+    `_ENTRY_ADMITS`); the scan row's `_ENTRY_SCAN_PARAMS`. Returns the context row, then the
+    new scan's id and check-in id (NULL when nothing was written)."""
     checkin_cols = ", ".join(_col(_C, name) for name in _CHECKIN_FIELDS)
-    checkin_marks = ", ".join(["%s"] * len(_CHECKIN_FIELDS))
+    checkin_values = ", ".join(_ENTRY_CHECKIN[name] for name in _CHECKIN_FIELDS)
     scan_fields = [name for name in _SCAN_FIELDS if name != "checkin"]
     scan_cols = ", ".join(_col(_S, name) for name in scan_fields)
-    scan_marks = ", ".join(["%s"] * len(scan_fields))
+    scan_values = ", ".join(_ENTRY_SCAN_FROM_CONTEXT.get(name, "%s") for name in scan_fields)
     return (
-        f"WITH c AS (INSERT INTO {_table(_C)} ({checkin_cols}) VALUES ({checkin_marks}) "  # noqa: S608
-        f"RETURNING {_col(_C, 'id')}) "
-        f"INSERT INTO {_table(_S)} ({scan_cols}, {_col(_S, 'checkin')}) "
-        f"SELECT {scan_marks}, c.{_col(_C, 'id')} FROM c "
-        f"RETURNING {_col(_S, 'id')}, {_col(_S, 'checkin')}"
+        f"WITH ctx ({', '.join(_CONTEXT_COLUMNS)}) AS ({_token_scan_context_sql(vendor)}), "  # noqa: S608
+        # `_decide`'s `ok` for an entry, in SQL: the badge's event and current counter, a
+        # confirmed in-person registration of that event, no open entry.
+        f"entry AS (INSERT INTO {_table(_C)} ({checkin_cols}) SELECT {checkin_values} FROM ctx "
+        f"WHERE ctx.event_id = %s AND ctx.r_event_id = ctx.event_id AND ctx.r_badge_counter = %s "
+        f"AND ctx.r_status = %s AND ctx.r_attendance = %s AND ctx.c_id IS NULL "
+        f"RETURNING {_col(_C, 'id')}), "
+        f"scan AS (INSERT INTO {_table(_S)} ({scan_cols}, {_col(_S, 'checkin')}) "
+        f"SELECT {scan_values}, entry.{_col(_C, 'id')} FROM entry CROSS JOIN ctx "
+        f"RETURNING {_col(_S, 'id')}, {_col(_S, 'checkin')}) "
+        f"SELECT ctx.*, scan.{_col(_S, 'id')}, scan.{_col(_S, 'checkin')} FROM ctx LEFT JOIN scan ON TRUE"
     )
 
 
 def checkin_scan_by_token(
     *, slug: str, api_token: str, code: str, gate: str, nonce: str | None
 ) -> ScanOutcome:
-    """Scan a badge (an entry, scanned now) for the holder of an API token, in two statements.
+    """Scan a badge (an entry, scanned now) for the holder of an API token: one statement for
+    an entry, two for a refusal or a rescan.
 
     Raises NotHandledHere, having written nothing, for whatever `checkin_perform` must answer.
     """
@@ -597,67 +641,87 @@ def checkin_scan_by_token(
         payload = verify_badge_token(code)
     except InvalidBadgeToken:
         raise NotHandledHere() from None
-    with sql.prepared_cursor() as cursor:
-        cursor.execute(
-            _token_scan_context_sql(connection.vendor),
-            [slug, payload.registration_id, api_token, *_SCAN_ROLES],
-        )
-        row = cursor.fetchone()
-    if row is None:  # unknown token, inactive user, no role on this event, or no such event
-        raise NotHandledHere()
-    user_id, event_id = row[:2]
-    if event_id != payload.event_id:
-        raise NotHandledHere()
-    if row[2] is None:
-        raise NotHandledHere()  # signed by us, but gone: the general path records `revoked`
-    registration = _registration_from_row(row[2:])
-    if registration.event_id != event_id:
-        raise NotHandledHere()
     direction = CheckIn.Direction.IN
-    result, open_entry = _decide(registration=registration, counter=payload.counter, direction=direction)
     now = timezone.now()
-    scan_values = _scan_values(
-        event_id=event_id,
-        registration_id=registration.id,
-        checkin_id=open_entry.id if result != Result.OK and open_entry is not None else None,
-        result=result,
-        direction=direction,
-        manual=False,
-        gate=gate,
-        nonce=nonce,
-        code=code,
-        user_id=user_id,
-        now=now,
-        scanned_at=None,
-    )
-    # Outside a transaction (a web request) the statement is its own; inside one (a test, a
+
+    def scan_row(result: str, user_id: int | None, checkin_id: int | None) -> dict:
+        values = _scan_values(
+            event_id=payload.event_id,
+            registration_id=payload.registration_id,
+            checkin_id=checkin_id,
+            result=result,
+            direction=direction,
+            manual=False,
+            gate=gate,
+            nonce=nonce,
+            code=code,
+            user_id=user_id,
+            now=now,
+            scanned_at=None,
+        )
+        return dict(zip(_SCAN_FIELDS, values, strict=True))
+
+    ok_scan = scan_row(Result.OK, None, None)
+    # Outside a transaction (a web request) each statement is its own; inside one (a test, a
     # caller's block) a savepoint keeps a refused INSERT from breaking the enclosing transaction.
-    statement_scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    statement_scope = transaction.atomic if connection.in_atomic_block else nullcontext
     try:
-        with statement_scope, sql.prepared_cursor() as cursor:
-            if result == Result.OK:
-                cursor.execute(
-                    _insert_checkin_and_scan_sql(connection.vendor),
-                    [event_id, registration.id, direction, True, None, gate, now, None, user_id]
-                    + [v for name, v in zip(_SCAN_FIELDS, scan_values, strict=True) if name != "checkin"],
-                )
-                scan_id, checkin_id = cursor.fetchone()
-                checkin = CheckIn(
-                    id=checkin_id,
-                    event_id=event_id,
-                    registration_id=registration.id,
-                    direction=direction,
-                    is_open=True,
-                    gate=gate,
-                    created_at=now,
-                    created_by_id=user_id,
-                )
-                checkin._state.adding = False
-            else:
-                cursor.execute(_insert_sql(connection.vendor, _S, _SCAN_FIELDS), scan_values)
-                scan_id = cursor.fetchone()[0]
-                checkin = open_entry
+        with statement_scope(), sql.prepared_cursor() as cursor:
+            cursor.execute(
+                _token_scan_sql(connection.vendor),
+                [slug, payload.registration_id, api_token, *_SCAN_ROLES]
+                + [direction, gate, _db_datetime(now)]
+                + [payload.event_id, payload.counter, *_ENTRY_ADMITS]
+                + [ok_scan[name] for name in _ENTRY_SCAN_PARAMS],
+            )
+            row = cursor.fetchone()
     except IntegrityError:
         # A replayed nonce, or another gate opened an entry first: the statement wrote nothing.
         raise NotHandledHere() from None
-    return ScanOutcome(result=result, registration=registration, checkin=checkin, scan_id=scan_id)
+    if row is None:  # unknown token, inactive user, no role on this event, or no such event
+        raise NotHandledHere()
+    user_id, event_id = row[:2]
+    if event_id != payload.event_id or row[2] is None:
+        # Another event's badge, or signed by us for a registration that is gone: the general
+        # path records `wrong_event` or `revoked`.
+        raise NotHandledHere()
+    registration = _registration_from_row(row[2:-2])
+    if registration.event_id != event_id:
+        raise NotHandledHere()
+    scan_id, checkin_id = row[-2:]
+    if scan_id is not None:
+        checkin = _new_entry(checkin_id, registration, gate=gate, now=now, user_id=user_id)
+        return ScanOutcome(result=Result.OK, registration=registration, checkin=checkin, scan_id=scan_id)
+
+    result, open_entry = _decide(registration=registration, counter=payload.counter, direction=direction)
+    if result == Result.OK:
+        # Only if the statement's test and `_decide` ever part: `_decide` is the rule, and the
+        # general path applies it.
+        raise NotHandledHere()
+    values = scan_row(result, user_id, open_entry.id if open_entry is not None else None)
+    try:
+        with statement_scope(), sql.prepared_cursor() as cursor:
+            cursor.execute(_insert_sql(connection.vendor, _S, _SCAN_FIELDS), list(values.values()))
+            scan_id = cursor.fetchone()[0]
+    except IntegrityError:
+        raise NotHandledHere() from None  # a replayed nonce: the general path answers it
+    return ScanOutcome(result=result, registration=registration, checkin=open_entry, scan_id=scan_id)
+
+
+# The registration states the one-statement entry admits (see `_decide`).
+_ENTRY_ADMITS = (Registration.Status.CONFIRMED, Registration.Attendance.IN_PERSON)
+
+
+def _new_entry(checkin_id: int, registration: Registration, *, gate: str, now, user_id: int) -> CheckIn:
+    checkin = CheckIn(
+        id=checkin_id,
+        event_id=registration.event_id,
+        registration_id=registration.id,
+        direction=CheckIn.Direction.IN,
+        is_open=True,
+        gate=gate,
+        created_at=now,
+        created_by_id=user_id,
+    )
+    checkin._state.adding = False
+    return checkin
