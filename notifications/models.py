@@ -29,7 +29,11 @@ class Notification(models.Model):
         # deleted): done, nothing sent.
         SKIPPED = "skipped", "Skipped (no longer applies)"
 
-    event = models.ForeignKey("agenda.Event", on_delete=models.CASCADE, related_name="notifications")
+    # Indexed by (event, status). Every index here is rewritten on each status change (claim,
+    # sent), so none is repeated: `status` alone is the left part of two of them.
+    event = models.ForeignKey(
+        "agenda.Event", on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
     kind = models.CharField(max_length=30, choices=Kind.choices)
     recipient_email = models.EmailField(max_length=254)
     recipient_name = models.CharField(max_length=200, blank=True)
@@ -42,7 +46,7 @@ class Notification(models.Model):
     # Everything the renderer needs that is not re-read at send time (e.g. the manage token,
     # which is never stored in clear elsewhere). Cleared once sent.
     context = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -28,7 +28,11 @@ class Registration(models.Model):
         MEDIA = "media", "Media"
         OTHER = "other", "Other"
 
-    event = models.ForeignKey("agenda.Event", on_delete=models.PROTECT, related_name="registrations")
+    # Indexed by the constraints and the (event, status, attendance) index, all led by event:
+    # a sign-up writes every index of this table, so none is repeated.
+    event = models.ForeignKey(
+        "agenda.Event", on_delete=models.PROTECT, related_name="registrations", db_index=False
+    )
     full_name = models.CharField(max_length=200)
     email = models.EmailField(max_length=254)
     # Trimmed and lower-cased: what uniqueness per event is decided on.
@@ -41,12 +45,14 @@ class Registration(models.Model):
     language = models.CharField(max_length=5, default="en")
     accessibility_needs = models.TextField(blank=True, max_length=2000)
     consent_at = models.DateTimeField()
-    status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices)
     waitlist_position = models.PositiveIntegerField(null=True, blank=True)
     # The manage token is HMAC(SECRET_KEY, salt): never stored, re-derived by the worker that
     # mails it (registrations/manage_tokens.py). Its SHA-256 is what a request is looked up by.
     manage_token_salt = models.CharField(max_length=32, editable=False)
-    manage_token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # Unique by a constraint (below), not `unique=True`, which would add a LIKE index a hash
+    # is never searched by.
+    manage_token_hash = models.CharField(max_length=64, editable=False)
     # Bumped when a badge is reissued: older badges stop verifying server-side.
     badge_counter = models.PositiveIntegerField(default=1)
     # Calendar SEQUENCE of this attendee's invite (grows on updates and on cancellation).
@@ -62,6 +68,7 @@ class Registration(models.Model):
             models.UniqueConstraint(
                 fields=["event", "email_normalized"], name="registration_unique_email_per_event"
             ),
+            models.UniqueConstraint(fields=["manage_token_hash"], name="registration_unique_manage_token"),
             models.UniqueConstraint(
                 fields=["event", "waitlist_position"],
                 condition=Q(status="waitlisted"),
@@ -89,7 +96,7 @@ class SeatCount(models.Model):
     15-25 ms at 20,000 registrations and serialised every sign-up behind it.
     """
 
-    event = models.ForeignKey("agenda.Event", on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey("agenda.Event", on_delete=models.CASCADE, related_name="+", db_index=False)
     attendance = models.CharField(max_length=10)
     status = models.CharField(max_length=20)
     total = models.IntegerField(default=0)
@@ -136,7 +143,10 @@ class CheckIn(models.Model):
         IN = "in", "Entry"
         OUT = "out", "Exit"
 
-    event = models.ForeignKey("agenda.Event", on_delete=models.CASCADE, related_name="checkins")
+    # Indexed by `checkin_event_time` (event first).
+    event = models.ForeignKey(
+        "agenda.Event", on_delete=models.CASCADE, related_name="checkins", db_index=False
+    )
     registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="checkins")
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.IN)
     gate = models.CharField(max_length=100, blank=True)
