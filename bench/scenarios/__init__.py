@@ -21,15 +21,23 @@ class Context:
     floor: dict[int, float] = field(default_factory=dict)
     # the floor re-measured just before the scenario being run, by concurrency
     adjacent_floor: dict[int, float] = field(default_factory=dict)
-    # machine CPU ms per floor request, by concurrency (the latest measurement)
+    # machine CPU ms per floor request, by concurrency (the cheapest measured in this run)
     floor_cpu_ms: dict[int, float] = field(default_factory=dict)
 
     def scale(self, full: int, quick: int) -> int:
         return quick if self.quick else full
 
     def ratio(self, rps: float, concurrency: int) -> float | None:
-        base = self.adjacent_floor.get(concurrency) or self.floor.get(concurrency)
+        """Requests/s ÷ the floor's: the higher of the floor measured just before the scenario
+        and the `floor` scenario's, so a floor measured while something else was busy cannot
+        flatter a ratio."""
+        base = max(self.adjacent_floor.get(concurrency) or 0, self.floor.get(concurrency) or 0)
         return round(rps / base, 3) if base else None
+
+    def floor_for(self, concurrency: int) -> float | None:
+        """The floor `ratio` divides by."""
+        base = max(self.adjacent_floor.get(concurrency) or 0, self.floor.get(concurrency) or 0)
+        return round(base, 1) if base else None
 
     def cost_ratio(self, cpu_ms_per_request: float | None, concurrency: int) -> float | None:
         """Floor CPU per request ÷ this scenario's: the throughput ratio a quiet machine gives
@@ -51,9 +59,10 @@ class Context:
             duration=self.scale(10, 3),
         )
         self.adjacent_floor[concurrency] = result.rps
-        if result.machine_cpu_ms_per_request:
-            self.floor_cpu_ms[concurrency] = result.machine_cpu_ms_per_request
-        return round(result.rps, 1)
+        cpu_ms = result.machine_cpu_ms_per_request
+        if cpu_ms and cpu_ms < self.floor_cpu_ms.get(concurrency, float("inf")):
+            self.floor_cpu_ms[concurrency] = cpu_ms
+        return self.floor_for(concurrency)
 
 
 def route_exists(path: str) -> bool:
