@@ -268,3 +268,23 @@ def test_event_create_refuses_a_taken_slug_and_an_unknown_zone():
         )
     assert (_code(taken), _code(zone)) == ("slug_taken", "invalid_timezone")
     assert Event.objects.count() == 1
+
+
+def test_the_public_event_is_loaded_as_the_orm_loads_it_and_only_when_published():
+    from django.utils import timezone
+
+    from config.problems import NotFound
+    from sessions import selectors
+
+    event = EventFactory(registration_opens_at=timezone.now() - timedelta(days=1), online_capacity=40)
+    hidden = EventFactory(is_published=False)
+
+    public = selectors.event_get_public(slug=event.slug)
+    fresh = Event.objects.get(pk=event.pk)
+    fields = [field.attname for field in Event._meta.concrete_fields]
+    assert {name: getattr(public, name) for name in fields} == {name: getattr(fresh, name) for name in fields}
+    assert timezone.is_aware(public.starts_at)
+    assert not public._state.adding  # a loaded row: saving it updates, never inserts
+    for slug in (hidden.slug, "no-such-event", event.slug.upper()):
+        with pytest.raises(NotFound):
+            selectors.event_get_public(slug=slug)
