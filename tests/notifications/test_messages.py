@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import get_connection
 from django.test import override_settings
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from notifications.messages import MessageObsolete, build_message
@@ -574,3 +576,42 @@ def test_with_the_pdf_attached_the_email_says_so_and_links_nothing():
     assert "printed (badge.pdf)" in text and "Printable badge (PDF):" not in text
     pdf = next(p for p in parsed.iter_attachments() if p.get_filename() == "badge.pdf").get_content()
     assert pdf.startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", ["confirmation", "cancelled", "agenda_update"])
+def test_messages_are_written_byte_for_byte_as_compat32_writes_them(kind, language):
+    # The message policy writes short one-line ASCII headers directly; whatever it writes must be
+    # what the standard compat32 folding writes, for every kind and script.
+    status, *_rest = REGISTRATION_KINDS[kind]
+    if kind == "agenda_update":
+        event, *_rest, version = _published_event()
+        notification_version = version.number
+    else:
+        event, notification_version = _event(title="Un mañana mejor — تعاون الجنوب 南南合作 " * 2), 1
+    registration = RegistrationFactory(
+        event=event,
+        full_name='Nguyễn Thị  Hồng, "the chair" <x@example.org>',
+        organisation="Ministère du Plan",
+        language=language,
+        status=status,
+        invite_sequence=1 if status == "cancelled" else 0,
+    )
+    message = build_message(_notification(registration, kind=kind, version=notification_version)).message()
+
+    written = message.as_bytes(linesep="\r\n")
+    message.policy = email.policy.compat32
+    assert written == message.as_bytes(linesep="\r\n")
+
+
+@given(
+    name=st.sampled_from(["Subject", "Content-Type", "X-Entry"]),
+    value=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=90),
+)
+def test_the_short_header_path_writes_what_compat32_folding_writes(name, value):
+    from notifications.messages import _MESSAGE_POLICY
+
+    policy = _MESSAGE_POLICY.clone(linesep="\r\n")
+    assert policy.fold_binary(name, value) == email.policy.compat32.clone(linesep="\r\n").fold_binary(
+        name, value
+    )
