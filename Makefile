@@ -68,6 +68,12 @@ lint: install-dev
 test: install-dev jsdeps lint
 	DJANGO_SETTINGS_MODULE=config.settings_test $(PY) manage.py makemigrations --check --dry-run -v0 || (echo "models changed without a migration" && exit 1)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@# `make run` keeps its data in SQLite: after a PostgreSQL run, the tests of what differs by
+	@# database (migrations and their triggers, hand-written SQL, seat and outbox logic) run there too.
+	@if [ -n "$$DATABASE_URL" ] && [ -z "$(PYTEST_ARGS)" ]; then \
+		echo "pytest on SQLite (the embedded stack's database)"; \
+		env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -q tests/registrations tests/sessions tests/notifications/test_outbox.py; \
+	fi
 
 bench: install-dev
 	$(PY) -m bench.run $(BENCH_ARGS)

@@ -2,7 +2,9 @@
 
 The triggers are SQL for PostgreSQL (production) and SQLite (the embedded stack); the names of
 tables and columns are those of this migration's state, and stay so: a later rename must
-replace the triggers in its own migration.
+replace the triggers in its own migration. On SQLite, Django changes a field or a constraint by
+rebuilding the table, which drops its triggers: a later migration that alters the registration
+table must create them again (see 0003).
 """
 
 import django.db.models.deletion

@@ -117,3 +117,31 @@ def test_seat_usage_reads_the_counts_after_a_random_history_of_service_calls():
     )
     assert usage.last_position == max(positions, default=0)
     assert usage.in_person <= event.capacity
+
+
+def test_the_seat_count_triggers_survive_every_migration():
+    # SQLite rebuilds a table to alter it, and a rebuilt table has lost its triggers: a later
+    # migration of the registration table that forgot them would leave the counts frozen.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s",
+                [Registration._meta.db_table],
+            )
+        else:
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+                [Registration._meta.db_table],
+            )
+        names = {name for (name,) in cursor.fetchall()}
+    expected = {
+        "sqlite": {
+            "registrations_seat_count_insert",
+            "registrations_seat_count_delete",
+            "registrations_seat_count_update",
+        },
+        "postgresql": {"registrations_seat_count_insert_delete", "registrations_seat_count_update"},
+    }[connection.vendor]
+    assert names == expected
