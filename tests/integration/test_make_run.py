@@ -61,6 +61,37 @@ def test_make_run_serves_demo_event_and_round_trips_a_task(tmp_path):
         assert ping.returncode == 0, ping.stdout + ping.stderr
         assert "answered" in ping.stdout
 
+        # A first sign-up through the running stack (SQLite, the filesystem broker, the worker,
+        # the catcher): a seat, and its confirmation with the invite in the mail folder.
+        sign_up = urllib.request.Request(
+            f"http://127.0.0.1:{web_port}/api/v1/events/south-south-cooperation/registrations/",
+            data=json.dumps(
+                {
+                    "full_name": "Aminata Diallo",
+                    "email": "aminata.diallo@example.org",
+                    "country": "SN",
+                    "category": "member_state",
+                    "attendance": "in_person",
+                    "consent": True,
+                }
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(sign_up, timeout=10) as response:
+            assert response.status == 201
+            assert json.loads(response.read())["status"] == "confirmed"
+
+        def confirmation() -> str | None:
+            for path in (tmp_path / "var" / "mail").glob("*.eml"):
+                text = path.read_text(errors="replace")
+                if "aminata.diallo@example.org" in text:
+                    return text
+            return None
+
+        wait_for(lambda: confirmation() is not None, timeout=60, what="the confirmation in the mail catcher")
+        assert "METHOD:REQUEST" in confirmation()
+
         output = (tmp_path / "make-run.log").read_text()
         assert "Authorization: Token" in output
         assert "/api/docs/" in output
