@@ -200,7 +200,7 @@ NOTIFICATIONS_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATIONS_MAX_ATTEMPTS", "1
 NOTIFICATIONS_RETRY_BASE_SECONDS = float(os.environ.get("NOTIFICATIONS_RETRY_BASE_SECONDS", "30"))
 NOTIFICATIONS_RETRY_MAX_SECONDS = float(os.environ.get("NOTIFICATIONS_RETRY_MAX_SECONDS", "3600"))
 # The sweep (beat, every NOTIFICATIONS_SWEEP_INTERVAL s) re-dispatches pending rows due longer
-# than the grace, and re-opens claims older than the task time limit (the worker died).
+# than the grace, and re-opens claims not renewed for the stale period (the worker died).
 NOTIFICATIONS_SWEEP_INTERVAL = float(os.environ.get("NOTIFICATIONS_SWEEP_INTERVAL", "30"))
 NOTIFICATIONS_PENDING_GRACE_SECONDS = float(os.environ.get("NOTIFICATIONS_PENDING_GRACE_SECONDS", "60"))
 NOTIFICATIONS_CLAIM_STALE_SECONDS = float(os.environ.get("NOTIFICATIONS_CLAIM_STALE_SECONDS", "300"))

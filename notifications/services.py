@@ -783,7 +783,8 @@ def agenda_fanout_run(*, agenda_version_id: int, claim_token: str = "") -> list[
 def outbox_sweep() -> dict[str, int]:
     """Find what the broker or a dead worker lost and dispatch it again.
 
-    - `sending` rows claimed longer ago than the task time limit: their worker died; re-open.
+    - `sending` rows whose claim was not renewed for NOTIFICATIONS_CLAIM_STALE_SECONDS (a
+      running task renews its claims every tenth of that): their worker died; re-open.
     - `pending` rows due longer ago than the grace period: their task never arrived.
     - fan-outs never started (broker down at publish) or whose worker died.
     Dispatching a row twice is harmless: only one task can claim it."""
