@@ -430,10 +430,10 @@ def test_a_chunk_outliving_the_stale_period_keeps_its_claims_from_the_sweep(sett
     server = _SlowSmtpServer(delay=0.2).start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.NOTIFICATIONS_CLAIM_STALE_SECONDS = 1.0
+    settings.NOTIFICATIONS_CLAIM_STALE_SECONDS = 2.0
     services.broker_breaker.reset()
     event = EventFactory()
-    ids = [_confirmation(RegistrationFactory(event=event, language="en")).id for _ in range(8)]
+    ids = [_confirmation(RegistrationFactory(event=event, language="en")).id for _ in range(14)]
     first: dict[str, int] = {}
 
     def first_worker():
@@ -445,9 +445,9 @@ def test_a_chunk_outliving_the_stale_period_keeps_its_claims_from_the_sweep(sett
     try:
         worker = threading.Thread(target=first_worker)
         worker.start()
-        # 8 messages at 0.2 s each: by the 6th the chunk is older than the stale period.
+        # 14 messages at 0.2 s each: by the 11th the chunk is older than the stale period.
         deadline = time.monotonic() + 30
-        while len(server.inbox.messages) < 6 and time.monotonic() < deadline:
+        while len(server.inbox.messages) < 11 and time.monotonic() < deadline:
             time.sleep(0.02)
         swept = services.outbox_sweep()
         # What the sweep re-opened, a second worker now delivers.
@@ -459,6 +459,6 @@ def test_a_chunk_outliving_the_stale_period_keeps_its_claims_from_the_sweep(sett
     received = collections.Counter(str(m["Message-ID"]) for m in server.inbox.messages)
     assert swept["reopened"] == 0
     assert second["claimed"] == 0
-    assert first["sent"] == 8
-    assert len(received) == 8 and set(received.values()) == {1}
+    assert first["sent"] == 14
+    assert len(received) == 14 and set(received.values()) == {1}
     assert set(Notification.objects.values_list("status", flat=True)) == {Notification.Status.SENT}
