@@ -229,10 +229,11 @@ def run(
     parts_after = cpu_by_process()
     if parts_before is not None and parts_after is not None:
         result.cpu_by_part = {}
-        # Processes alive at both ends (a backend or worker that exits mid-run is not counted).
+        # A process started during the run (a PostgreSQL backend for a new connection) counts
+        # all of its CPU; one that exited before the end is not seen.
         for pid, (part, seconds) in parts_after.items():
-            if pid in parts_before:
-                result.cpu_by_part[part] = result.cpu_by_part.get(part, 0.0) + seconds - parts_before[pid][1]
+            start = parts_before[pid][1] if pid in parts_before else 0.0
+            result.cpu_by_part[part] = result.cpu_by_part.get(part, 0.0) + seconds - start
     return result
 
 
