@@ -42,6 +42,10 @@ def problem_details_on_errors(ctx, response, case):
     return None
 
 
+# What every answer is held to, per operation and in the stateful sequences alike.
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, problem_details_on_errors]
+
+
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(
@@ -60,12 +64,7 @@ def test_api_operation_conforms(case, world, wsgi_keeps_test_connection):
     response = case.call(headers={"Authorization": f"Token {world.organiser_token}"})
     case.validate_response(
         response,
-        checks=[
-            not_a_server_error,
-            response_schema_conformance,
-            status_code_conformance,
-            problem_details_on_errors,
-        ],
+        checks=CHECKS,
     )
 
 
@@ -107,12 +106,7 @@ def test_api_workflows_conform(world, wsgi_keeps_test_connection):
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             case.validate_response(
                 response,
-                checks=[
-                    not_a_server_error,
-                    response_schema_conformance,
-                    status_code_conformance,
-                    problem_details_on_errors,
-                ],
+                checks=CHECKS,
             )
 
     Workflow.run(
