@@ -596,6 +596,8 @@ _ENTRY_CHECKIN = {
     "created_by": "ctx.user_id",
 }
 _ENTRY_SCAN_FROM_CONTEXT = {"scanned_by": "ctx.user_id"}
+# The registration status and attendance the one-statement entry admits (see `_decide`).
+_ENTRY_ADMITS = (Registration.Status.CONFIRMED, Registration.Attendance.IN_PERSON)
 _ENTRY_SCAN_PARAMS = tuple(n for n in _SCAN_FIELDS if n != "checkin" and n not in _ENTRY_SCAN_FROM_CONTEXT)
 
 
@@ -706,10 +708,6 @@ def checkin_scan_by_token(
     except IntegrityError:
         raise NotHandledHere() from None  # a replayed nonce: the general path answers it
     return ScanOutcome(result=result, registration=registration, checkin=open_entry, scan_id=scan_id)
-
-
-# The registration states the one-statement entry admits (see `_decide`).
-_ENTRY_ADMITS = (Registration.Status.CONFIRMED, Registration.Attendance.IN_PERSON)
 
 
 def _new_entry(checkin_id: int, registration: Registration, *, gate: str, now, user_id: int) -> CheckIn:
