@@ -226,15 +226,26 @@ def run(
     result.client_cpu = time.process_time() - cpu
     if busy is not None:
         result.machine_cpu = machine_busy_seconds() - busy
-    parts_after = cpu_by_process()
-    if parts_before is not None and parts_after is not None:
-        result.cpu_by_part = {}
-        # A process started during the run (a PostgreSQL backend for a new connection) counts
-        # all of its CPU; one that exited before the end is not seen.
-        for pid, (part, seconds) in parts_after.items():
-            start = parts_before[pid][1] if pid in parts_before else 0.0
-            result.cpu_by_part[part] = result.cpu_by_part.get(part, 0.0) + seconds - start
+    parts = cpu_by_part_between(parts_before, cpu_by_process())
+    if parts is not None:
+        result.cpu_by_part = parts
     return result
+
+
+def cpu_by_part_between(
+    before: dict[int, tuple[str, float]] | None, after: dict[int, tuple[str, float]] | None
+) -> dict[str, float] | None:
+    """CPU seconds each part of the stack spent between two `cpu_by_process` readings.
+
+    A process started in between (a PostgreSQL backend for a new connection) counts all of its
+    CPU; one that exited before the end is not seen."""
+    if before is None or after is None:
+        return None
+    parts: dict[str, float] = {}
+    for pid, (part, seconds) in after.items():
+        start = before[pid][1] if pid in before else 0.0
+        parts[part] = parts.get(part, 0.0) + seconds - start
+    return parts
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -269,10 +280,12 @@ def _part(pid: int, comm: str, cmdline: str) -> str | None:
     return None
 
 
-def cpu_by_process() -> dict[int, tuple[str, float]] | None:
+def cpu_by_process(named: dict[int, str] | None = None) -> dict[int, tuple[str, float]] | None:
     """User + system CPU seconds of each process of the stack, by pid, with its part (Linux
     /proc; None elsewhere). Where a scenario's machine CPU goes: the web processes, the Celery
-    workers, PostgreSQL (all its processes), Redis, the load generator."""
+    workers, PostgreSQL (all its processes), Redis, the load generator, and the processes
+    `named` by pid (the SMTP sink)."""
+    named = named or {}
     try:
         pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
     except OSError:
@@ -287,7 +300,7 @@ def cpu_by_process() -> dict[int, tuple[str, float]] | None:
         except OSError:
             continue  # gone in between
         comm = stat[stat.find("(") + 1 : stat.rfind(")")]
-        part = _part(pid, comm, cmdline)
+        part = named.get(pid) or _part(pid, comm, cmdline)
         if part is None:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()

@@ -11,6 +11,7 @@ import email.policy
 import smtplib
 import time
 
+from bench import loadgen
 from bench.scenarios import Context, Skip
 
 NAME = "fanout"
@@ -41,6 +42,8 @@ def _deliver(ctx: Context, *, slug: str, total: int, together: bool) -> dict:
     registrations = seed.confirmed_registrations(event=event, count=total, prefix=f"{slug}-")
     sink.reset()
 
+    named = {sink.process.pid: "smtp sink"}
+    parts_before, busy_before = loadgen.cpu_by_process(named), loadgen.machine_busy_seconds()
     enqueue_started = time.time()
     committed: list[float] = []
     with transaction.atomic(), dispatch_together() if together else contextlib.nullcontext():
@@ -57,6 +60,8 @@ def _deliver(ctx: Context, *, slug: str, total: int, together: bool) -> dict:
     delivered = sink.count.value
     last = sink.last.value or time.time()
     elapsed = last - started
+    parts = loadgen.cpu_by_part_between(parts_before, loadgen.cpu_by_process(named))
+    busy_after = loadgen.machine_busy_seconds()
     time.sleep(1.0)  # anything more would be a duplicate
     rows = Notification.objects.filter(event=event).values("status").annotate(n=Count("id"))
     return {
@@ -67,6 +72,20 @@ def _deliver(ctx: Context, *, slug: str, total: int, together: bool) -> dict:
         "tasks_published_s": round(enqueued - started, 3),
         "time_to_last_delivery_s": round(elapsed, 3),
         "outbox_statuses": {row["status"]: row["n"] for row in rows},
+        # From the enqueue to the last delivery (the harness writes the rows and publishes).
+        "machine_cpu_ms_per_message": (
+            round(1000 * (busy_after - busy_before) / delivered, 3)
+            if delivered and busy_before is not None
+            else None
+        ),
+        "cpu_ms_per_message_by_part": (
+            {
+                ("harness" if part == "load generator" else part): round(1000 * seconds / delivered, 3)
+                for part, seconds in sorted(parts.items())
+            }
+            if parts is not None and delivered
+            else None
+        ),
     }
 
 
@@ -93,6 +112,7 @@ def run(ctx: Context) -> dict:
 
     # The ceiling: the same number of already-rendered messages, one smtplib connection.
     sink.reset()
+    busy_before = loadgen.machine_busy_seconds()
     t0 = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", sink.port, timeout=30) as smtp:
         for i in range(total):
@@ -101,13 +121,19 @@ def run(ctx: Context) -> dict:
             )
     ceiling_elapsed = time.perf_counter() - t0
     ceiling = total / ceiling_elapsed
+    busy_after = loadgen.machine_busy_seconds()
+    ceiling_cpu_ms = round(1000 * (busy_after - busy_before) / total, 3) if busy_before is not None else None
 
     def figure(result: dict, metric: str, *, target: bool) -> dict:
         ratio = result["rate"] / ceiling if ceiling else None
         complete = result["delivered"] == total and result["duplicates"] == 0
+        cpu_ms = result["machine_cpu_ms_per_message"]
         return {
             "metric": metric,
             "value": round(result["rate"], 1),
+            "cpu_ms": cpu_ms,
+            # The ceiling's machine CPU per message (smtplib and the sink) over this path's.
+            "cost_ratio": round(ceiling_cpu_ms / cpu_ms, 3) if cpu_ms and ceiling_cpu_ms else None,
             "time_to_last_s": round(result["time_to_last_delivery_s"], 2),
             "ratio": round(ratio, 3) if ratio else None,
             "ratio_to": "raw smtplib ceiling",
@@ -127,6 +153,7 @@ def run(ctx: Context) -> dict:
         "message_parts": parts,
         "mean_message_bytes": round(sum(sizes) / len(sizes)),
         "ceiling_msgs_per_s": round(ceiling, 1),
+        "ceiling_machine_cpu_ms_per_message": ceiling_cpu_ms,
         "figures": [
             figure(
                 bulk,
@@ -141,6 +168,7 @@ def run(ctx: Context) -> dict:
             {
                 "metric": "raw smtplib ceiling messages/s (pre-rendered, 1 connection)",
                 "value": round(ceiling, 1),
+                "cpu_ms": ceiling_cpu_ms,
                 "ok": True,
             },
         ],

@@ -1,0 +1,43 @@
+"""The bench's CPU accounting: where a scenario's CPU went, by part of the stack."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bench import loadgen
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+def test_a_named_process_is_its_own_part_with_the_cpu_it_spent():
+    burner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nend = time.process_time() + 0.3\n"
+            "while time.process_time() < end: pass\nsys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        named = {burner.pid: "smtp sink"}
+        before = loadgen.cpu_by_process(named)
+        # The burner started before the first reading: only what it spends after it counts.
+        while loadgen.cpu_by_process(named)[burner.pid][1] < 0.3:
+            pass
+        parts = loadgen.cpu_by_part_between(before, loadgen.cpu_by_process(named))
+    finally:
+        burner.communicate(b"")
+    assert 0.0 < parts["smtp sink"] <= 0.31
+    assert parts["load generator"] > 0.0  # this process, polling
+
+
+def test_a_process_started_between_the_readings_counts_from_its_start():
+    before = {1: ("postgres", 5.0), 2: ("web", 1.0)}
+    after = {1: ("postgres", 5.5), 2: ("web", 1.25), 3: ("postgres", 0.125)}
+
+    assert loadgen.cpu_by_part_between(before, after) == {"postgres": 0.625, "web": 0.25}
+    assert loadgen.cpu_by_part_between(None, after) is None
