@@ -9,7 +9,7 @@ and, when it differs, the same instants in the recipient's own zone, e.g.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from babel import Locale
@@ -20,6 +20,7 @@ from babel.dates import (
     get_timezone_location,
     match_skeleton,
 )
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from sessions.timezones import get_zone
@@ -112,6 +113,36 @@ def format_when_parts(
     starts_at: datetime, ends_at: datetime, *, venue_zone: str, viewer_zone: str | None, language: str
 ) -> list[str]:
     """[the venue's time with its city and zone letters, the viewer's time if it differs]."""
+    # Every attendee of an event in one language and zone reads the same text: Babel's interval
+    # formatting is computed once per key. The text depends on the instants only (UTC keys:
+    # local times in one zone compare equal across a fall-back fold even when they differ) and
+    # on the active translation, whose phrases frame it.
+    parts = _when_parts(
+        starts_at.astimezone(UTC), ends_at.astimezone(UTC), venue_zone, viewer_zone, language, get_language()
+    )
+    return list(parts)
+
+
+@lru_cache(maxsize=1024)
+def _when_parts(
+    starts_at: datetime,
+    ends_at: datetime,
+    venue_zone: str,
+    viewer_zone: str | None,
+    language: str,
+    active_language: str | None,
+) -> tuple[str, ...]:
+    return tuple(
+        format_when_parts_uncached(
+            starts_at, ends_at, venue_zone=venue_zone, viewer_zone=viewer_zone, language=language
+        )
+    )
+
+
+def format_when_parts_uncached(
+    starts_at: datetime, ends_at: datetime, *, venue_zone: str, viewer_zone: str | None, language: str
+) -> list[str]:
+    """What `format_when_parts` returns, computed by Babel for every call."""
     venue = _("%(when)s %(city)s (%(zone)s)") % {
         "when": format_range(starts_at, ends_at, venue_zone, language),
         "city": zone_city(venue_zone, language),

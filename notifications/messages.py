@@ -16,10 +16,17 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.generator import NLCRE, BytesGenerator
+from email.mime.multipart import MIMEMultipart
 from email.policy import Compat32
+from email.utils import parseaddr
+from functools import lru_cache
+from io import BytesIO
+from smtplib import quoteaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import SafeMIMEMultipart, forbid_multi_line_headers, sanitize_address
 from django.template.loader import render_to_string
 from django.utils import timezone as dj_timezone
 from django.utils import translation
@@ -121,9 +128,56 @@ class _Compat32WritingShortHeadersAsTheyAre(Compat32):
 _MESSAGE_POLICY = _Compat32WritingShortHeadersAsTheyAre()
 
 
+class _BytesGeneratorWritingBodiesWhole(BytesGenerator):
+    """The standard generator, writing each body with one call instead of two per line: the
+    same bytes (its lines joined with the line end it would write after each), at a fraction
+    of the calls for a message of some two hundred lines."""
+
+    def _write_lines(self, lines):
+        if lines:
+            # The regular expression only where a CR needs it: most bodies end lines with LF alone.
+            self.write(NLCRE.sub(self._NL, lines) if "\r" in lines else lines.replace("\n", self._NL))
+
+
+@lru_cache(maxsize=256)
+def _checked_header(name: str, value: str, encoding: str) -> tuple[str, str]:
+    # Django's check also encodes the value: for a non-ASCII subject the email package weighs
+    # quoted-printable against base64 character by character. Every attendee of an event in one
+    # language has the same subject.
+    return forbid_multi_line_headers(name, value, encoding)
+
+
+class _OutgoingMessage(SafeMIMEMultipart):
+    """The outermost part of a message, as Django builds it, with the header check cached and
+    the generator above. Django sets the message's headers on this part, and `as_bytes` on it
+    is what the SMTP backend sends."""
+
+    def __setitem__(self, name, val):
+        name, val = _checked_header(name, str(val), self.encoding)
+        MIMEMultipart.__setitem__(self, name, val)
+
+    def as_bytes(self, unixfrom=False, linesep="\n"):
+        out = BytesIO()
+        _BytesGeneratorWritingBodiesWhole(out, mangle_from_=False).flatten(
+            self, unixfrom=unixfrom, linesep=linesep
+        )
+        return out.getvalue()
+
+
 class CalendarEmail(EmailMultiAlternatives):
     """An email whose calendar alternative carries the iTIP method as a MIME parameter
-    (`text/calendar; method=REQUEST; charset=utf-8`): Outlook shows an invite only then."""
+    (`text/calendar; method=REQUEST; charset=utf-8`): Outlook shows an invite only then.
+
+    `envelope_to`, when set, holds the bare addresses of `to` for RCPT TO."""
+
+    envelope_to: list[str] | None = None
+
+    def recipients(self):
+        if self.envelope_to is None:
+            return super().recipients()
+        # As (name, address) pairs, which Django's SMTP backend takes as they are: a string it
+        # parses again with the header parser. RCPT TO holds the address alone: the same envelope.
+        return [("", address) for address in self.envelope_to]
 
     def message(self, *args, **kwargs):
         message = super().message(*args, **kwargs)
@@ -137,6 +191,12 @@ class CalendarEmail(EmailMultiAlternatives):
                 # and 128 random bits cannot be guessed into a name or a title.
                 part.set_boundary(f"=_{secrets.token_hex(16)}")
         return message
+
+    def _create_message(self, msg):
+        outermost = super()._create_message(msg)
+        if type(outermost) is SafeMIMEMultipart:  # always, with the HTML alternative
+            outermost.__class__ = _OutgoingMessage  # a subclass without state of its own
+        return outermost
 
     def _create_mime_attachment(self, content, mimetype):
         base, _sep, params = mimetype.partition(";")
@@ -222,16 +282,18 @@ def _assemble(notification: Notification, draft: Draft, *, connection) -> EmailM
     message = CalendarEmail(
         subject=subject,
         body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=_envelope_sender(settings.DEFAULT_FROM_EMAIL),
         to=[recipient],
         connection=connection,
         headers={
+            "From": settings.DEFAULT_FROM_EMAIL,
             # Stable per row: a redelivered message is recognisably the same message.
             "Message-ID": f"<notification-{notification.pk}.{notification.version}@{settings.PUBLIC_HOST}>",
             "Content-Language": draft.language,
             "Auto-Submitted": "auto-generated",
         },
     )
+    message.envelope_to = [notification.recipient_email]
     message.attach_alternative(html, "text/html")
     if draft.calendar is not None:
         ics = draft.calendar.decode("utf-8")
@@ -241,6 +303,22 @@ def _assemble(notification: Notification, draft: Draft, *, connection) -> EmailM
     for attachment in draft.attachments:
         message.attach(attachment.filename, attachment.content, attachment.mimetype)
     return message
+
+
+@lru_cache(maxsize=8)
+def _envelope_sender(from_email: str) -> str | tuple[str, str]:
+    """`from_email` as Django's SMTP backend takes it without parsing it for every message: the
+    pair ("", its address) when that gives the same MAIL FROM, else the string itself. The From
+    header is set from the string (in the headers), so only the envelope sees this."""
+    address = parseaddr(from_email)[1]
+    if address and _mail_from(("", address)) == _mail_from(from_email):
+        return ("", address)
+    return from_email
+
+
+def _mail_from(from_email: str | tuple[str, str]) -> str:
+    # What smtplib writes after MAIL FROM: for what Django's backend hands it.
+    return quoteaddr(sanitize_address(from_email, settings.DEFAULT_CHARSET))
 
 
 def _address(name: str, email: str) -> str:
@@ -299,13 +377,18 @@ def _registration_draft(notification: Notification) -> Draft:
         if kind == Kind.AGENDA_UPDATE:
             context["changes"] = _agenda_changes(event, notification.version, language, viewer_zone)
         if kind in {Kind.AGENDA_UPDATE, Kind.REMINDER} or kind in INVITE_METHOD:
-            context["agenda"] = _agenda_lines(latest, event, language, viewer_zone)
+            context["agenda"] = _agenda_lines(latest, event, language)
 
         method = INVITE_METHOD.get(kind)
         # A waitlisted attendee has no seat yet: an agenda update tells, but sends no invite.
         if method and registration.status in {"confirmed", "cancelled"}:
             draft.calendar = attendee_invite(
-                registration, event, latest, method=method, email=notification.recipient_email
+                registration,
+                event,
+                latest,
+                method=method,
+                email=notification.recipient_email,
+                agenda=context["agenda"],
             )
             draft.calendar_method = method
             context["has_invite"] = True
@@ -347,17 +430,21 @@ def _invite_sequence(event, registration, latest) -> int:
     return int(event.sequence) + int(registration.invite_sequence) + (latest.number if latest else 0)
 
 
-def attendee_invite(registration, event, latest, *, method: str, email: str) -> bytes:
+def attendee_invite(
+    registration, event, latest, *, method: str, email: str, agenda: list[dict] | None = None
+) -> bytes:
     """The attendee's event-level iTIP invite, as mailed (also served by the manage link's
     invite.ics, so a download and the e-mail carry the same UID and SEQUENCE). Call it inside
-    `translation.override(<the attendee's language>)`."""
+    `translation.override(<the attendee's language>)`; `agenda` is `_agenda_lines` of `latest`
+    in that language, when the caller has it already."""
     online = registration.attendance == "online"
     lines = [event.title]
     if event.description:
         lines += ["", event.description]
     if online and event.webcast_url:
         lines += ["", _("Join online: %(url)s") % {"url": event.webcast_url}]
-    agenda = _agenda_lines(latest, event, language_for(translation.get_language()), None)
+    if agenda is None:
+        agenda = _agenda_lines(latest, event, language_for(translation.get_language()))
     if agenda:
         lines += ["", _("Agenda")] + [f"{item['when']}  {item['title']}" for item in agenda]
     if online and event.webcast_url:
@@ -433,7 +520,7 @@ def _parse_utc(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
 
 
-def _agenda_lines(version, event, language: str, viewer_zone: str | None) -> list[dict]:
+def _agenda_lines(version, event, language: str) -> list[dict]:
     if version is None:
         return []
     lines = []
