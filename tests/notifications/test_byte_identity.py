@@ -1,8 +1,8 @@
 """The worker's shortcuts against the stock paths they stand for: the calendar layout cached per
-event, the date texts cached per event and language, the cached header check, the generator
-that writes a body in one piece and the envelope handed to the SMTP backend pre-parsed. Each
-writes the bytes the stock path writes, for every kind, language and script; and a changed
-event, time or sequence never gets a stale invite."""
+event, the date texts and shared template parts cached per event and language, the cached
+header check, the generator that writes a body in one piece and the envelope handed to the SMTP
+backend pre-parsed. Each writes the bytes the stock path writes, for every kind, language and
+script; and a changed event, time or sequence never gets a stale invite."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend
 from django.core.mail.message import SafeMIMEText
+from django.template import Context, Template
 from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
@@ -33,6 +34,7 @@ from notifications.formatting import format_when_parts, format_when_parts_uncach
 from notifications.ical import CalendarItem, Party, build_calendar, build_calendar_uncached
 from notifications.messages import CalendarEmail, _BytesGeneratorWritingBodiesWhole, build_message
 from notifications.models import Notification
+from notifications.templatetags.shared_parts import SharedIncludeNode
 from tests.factories import RegistrationFactory
 from tests.notifications.test_messages import (
     REGISTRATION_KINDS,
@@ -261,6 +263,60 @@ def test_cached_date_texts_tell_the_two_times_of_a_fall_back_hour_apart():
     assert later != earlier
 
 
+# --- Shared template parts -------------------------------------------------------------------------
+
+
+def _rendered_twice(source: str, context: dict) -> tuple[str, str]:
+    """`source` with its shared parts cached (rendered twice: the second time from the cache),
+    and with them as plain includes."""
+    page = Template("{% load shared_parts %}" + source)
+    page.render(Context(context))
+    cached = page.render(Context(context))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SharedIncludeNode, "render", _plain_include)
+        plain = page.render(Context(context))
+    return cached, plain
+
+
+WHEN_PART = '{% include_shared "notifications/email/_when.txt" when online venue webcast_url %}'
+WHEN_HTML_PART = (
+    '{% include_shared "notifications/email/_when.html" when when_parts online venue webcast_url align %}'
+)
+WHEN = dict(when="12 September", online=False, venue="UN <Headquarters> & Co", webcast_url="")
+
+
+def test_a_shared_part_is_rendered_in_the_active_language():
+    texts = {}
+    for language in ("en", "fr"):
+        with translation.override(language):
+            texts[language], plain = _rendered_twice(WHEN_PART, WHEN)
+            assert texts[language] == plain
+
+    assert texts["en"] != texts["fr"]
+
+
+def test_a_shared_part_is_escaped_as_its_page_is():
+    pages = {}
+    for autoescape in ("on", "off"):
+        with translation.override("en"):
+            source = f"{{% autoescape {autoescape} %}}{WHEN_HTML_PART}{{% endautoescape %}}"
+            pages[autoescape], plain = _rendered_twice(source, WHEN)
+            assert pages[autoescape] == plain
+
+    assert "UN &lt;Headquarters&gt; &amp; Co" in pages["on"]
+    assert "UN <Headquarters> & Co" in pages["off"]
+
+
+def test_a_shared_part_is_rendered_again_for_other_values():
+    online = {**WHEN, "online": True, "webcast_url": "https://webtv.example.org/live"}
+    with translation.override("en"):
+        first, _plain = _rendered_twice(WHEN_PART, WHEN)
+        second, plain = _rendered_twice(WHEN_PART, online)
+
+    assert second == plain
+    assert second != first
+
+
 # --- Writing a message ----------------------------------------------------------------------------
 
 
@@ -303,6 +359,13 @@ def fixed_clock(monkeypatch):
     return boundaries
 
 
+def _plain_include(node, context) -> str:
+    # What `{% include %}` does: the part sees the whole context, and is rendered every time.
+    part = context.template.engine.get_template(node.template_name)
+    with context.push():
+        return part.render(context)
+
+
 @pytest.fixture
 def stock():
     """Within `with stock():`, messages are built without any of the shortcuts."""
@@ -314,6 +377,7 @@ def stock():
             patch.setattr(notification_messages, "build_calendar", build_calendar_uncached)
             patch.setattr(notification_messages, "format_when_parts", format_when_parts_uncached)
             patch.setattr(formatting, "format_when_parts", format_when_parts_uncached)
+            patch.setattr(SharedIncludeNode, "render", _plain_include)
             yield
 
     return stock_paths
@@ -325,7 +389,9 @@ def _written(notification, boundaries) -> tuple[bytes, object]:
     return message.message().as_bytes(linesep="\r\n"), message
 
 
-def _registration_notification(kind: str, language: str, title: str = LONG_TITLE) -> Notification:
+def _registration_notification(
+    kind: str, language: str, title: str = LONG_TITLE, attendance: str = "in_person"
+) -> Notification:
     status, _method, _badge = REGISTRATION_KINDS[kind]
     if kind == "agenda_update":
         event, *_rest, version = _published_event()
@@ -340,6 +406,7 @@ def _registration_notification(kind: str, language: str, title: str = LONG_TITLE
         organisation="Ministère <du> Plan",
         language=language,
         timezone="Asia/Tokyo",
+        attendance=attendance,
         status=status,
         waitlist_position=3 if status == "waitlisted" else None,
         invite_sequence=1 if status == "cancelled" else 0,
@@ -349,10 +416,13 @@ def _registration_notification(kind: str, language: str, title: str = LONG_TITLE
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("attendance", ["in_person", "online"])
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", sorted(REGISTRATION_KINDS))
-def test_every_kind_and_language_is_written_as_the_stock_path_writes_it(kind, language, fixed_clock, stock):
-    notification = _registration_notification(kind, language)
+def test_every_kind_and_language_is_written_as_the_stock_path_writes_it(
+    kind, language, attendance, fixed_clock, stock
+):
+    notification = _registration_notification(kind, language, attendance=attendance)
 
     fast, _message = _written(notification, fixed_clock)
     with stock():
