@@ -6,6 +6,8 @@ renamed field or table cannot leave a stale name behind; every value stays a par
 
 from __future__ import annotations
 
+import re
+
 from django.db import connection
 
 
@@ -17,6 +19,20 @@ def column(meta, name: str) -> str:
     """The quoted column of field `name` ("pk" for the primary key)."""
     field = meta.pk if name == "pk" else meta.get_field(name)
     return connection.ops.quote_name(field.column)
+
+
+_PLAIN_CONSTANT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def literal(value: str | bool) -> str:
+    """A constant of the code (a choice's value, a flag) written into a statement, where a
+    parameter would cost psycopg an adaptation on every run. Plain words only: anything that
+    could need escaping, or that comes from a request, stays a parameter."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if not isinstance(value, str) or not _PLAIN_CONSTANT.fullmatch(value):
+        raise ValueError(f"not a plain constant: {value!r}")
+    return f"'{value}'"
 
 
 def columns(fields) -> str:

@@ -180,16 +180,18 @@ def _loaded(meta, names: tuple[str, ...]) -> list[str]:
     return [f.attname for f in meta.concrete_fields if f.attname in names]
 
 
+_REGISTRATION_LOADED = _loaded(_R, _REGISTRATION_FIELDS)
+
+
 def _registration_and_entry_columns(vendor: str) -> str:
     """Registration `r` and its open entry `c`, as `_registration_from_row` reads them."""
-    cols = ", ".join(f"r.{_col(_R, name)}" for name in _loaded(_R, _REGISTRATION_FIELDS))
+    cols = ", ".join(f"r.{_col(_R, name)}" for name in _REGISTRATION_LOADED)
     return f"{cols}, c.{_col(_C, 'id')}, c.{_col(_C, 'created_at')}, c.{_col(_C, 'gate')}"
 
 
 def _registration_from_row(row) -> Registration:
-    fields = _loaded(_R, _REGISTRATION_FIELDS)
-    count = len(fields)
-    registration = Registration.from_db(connection.alias, fields, row[:count])
+    count = len(_REGISTRATION_LOADED)
+    registration = Registration.from_db(connection.alias, _REGISTRATION_LOADED, row[:count])
     registration.open_checkin_id, open_at, registration.open_checkin_gate = row[count:]
     registration.open_checkin_at = _aware(open_at)
     return registration
@@ -550,7 +552,7 @@ def _token_scan_context_sql(vendor: str) -> str:
     from rest_framework.authtoken.models import Token
 
     user, token, role, event = get_user_model()._meta, Token._meta, EventRole._meta, Event._meta
-    marks = ", ".join(["%s"] * len(_SCAN_ROLES))
+    roles = ", ".join(sql.literal(name) for name in _SCAN_ROLES)
     return (
         f"SELECT u.{_col(user, 'pk')}, e.{_col(event, 'pk')}, "  # noqa: S608
         f"{_registration_and_entry_columns(vendor)} "
@@ -567,7 +569,7 @@ def _token_scan_context_sql(vendor: str) -> str:
         f"AND EXISTS (SELECT 1 FROM {_table(role)} er "
         f"WHERE er.{_col(role, 'event')} = e.{_col(event, 'pk')} "
         f"AND er.{_col(role, 'user')} = u.{_col(user, 'pk')} "
-        f"AND er.{_col(role, 'role')} IN ({marks}))"
+        f"AND er.{_col(role, 'role')} IN ({roles}))"
     )
 
 
@@ -575,7 +577,7 @@ def _token_scan_context_sql(vendor: str) -> str:
 _CONTEXT_COLUMNS = (
     "user_id",
     "event_id",
-    *(f"r_{name}" for name in _loaded(_R, _REGISTRATION_FIELDS)),
+    *(f"r_{name}" for name in _REGISTRATION_LOADED),
     "c_id",
     "c_created_at",
     "c_gate",
@@ -583,47 +585,62 @@ _CONTEXT_COLUMNS = (
 
 
 # What the one-statement entry writes, by column: a placeholder takes a parameter (in this
-# order), anything else is SQL over the context row `ctx`.
+# order), anything else is SQL over the context row `ctx` (the check-in) or the new check-in
+# `entry` (its scan row, which repeats the entry's event, person, gate, time and staff).
+# Constants are written into the statement: psycopg adapts every parameter on every scan.
 _ENTRY_CHECKIN = {
     "event": "ctx.event_id",
     "registration": "ctx.r_id",
-    "direction": "%s",
-    "is_open": "TRUE",
+    "direction": sql.literal(CheckIn.Direction.IN),
+    "is_open": sql.literal(True),
     "closes": "NULL",
     "gate": "%s",
     "created_at": "%s",
     "scanned_at": "NULL",
     "created_by": "ctx.user_id",
 }
-_ENTRY_SCAN_FROM_CONTEXT = {"scanned_by": "ctx.user_id"}
+_ENTRY_SCAN = {
+    "event": "entry.{event}",
+    "registration": "entry.{registration}",
+    "checkin": "entry.{id}",
+    "result": sql.literal(Result.OK),
+    "direction": "entry.{direction}",
+    "manual": sql.literal(False),
+    "gate": "entry.{gate}",
+    "nonce": "%s",
+    "code_prefix": "%s",
+    "scanned_by": "entry.{created_by}",
+    "created_at": "entry.{created_at}",
+    "scanned_at": "NULL",
+}
 # The registration status and attendance the one-statement entry admits (see `_decide`).
-_ENTRY_ADMITS = (Registration.Status.CONFIRMED, Registration.Attendance.IN_PERSON)
-_ENTRY_SCAN_PARAMS = tuple(n for n in _SCAN_FIELDS if n != "checkin" and n not in _ENTRY_SCAN_FROM_CONTEXT)
+_ENTRY_ADMITS = {"status": Registration.Status.CONFIRMED, "attendance": Registration.Attendance.IN_PERSON}
 
 
 @lru_cache(maxsize=4)
 def _token_scan_sql(vendor: str) -> str:
     """The context read, and for a plainly admissible entry the check-in and its scan row.
 
-    Parameters: the context's (slug, registration id, token, roles); the check-in's
-    (direction, gate, time); the entry test's (the badge's event id and counter, then
-    `_ENTRY_ADMITS`); the scan row's `_ENTRY_SCAN_PARAMS`. Returns the context row, then the
-    new scan's id and check-in id (NULL when nothing was written)."""
+    Parameters: the context's (slug, registration id, token); the check-in's (gate, time); the
+    entry test's (the badge's event id and counter); the scan row's (nonce, code prefix).
+    Returns the context row, then the new scan's id and check-in id (NULL when nothing was
+    written)."""
     checkin_cols = ", ".join(_col(_C, name) for name in _CHECKIN_FIELDS)
     checkin_values = ", ".join(_ENTRY_CHECKIN[name] for name in _CHECKIN_FIELDS)
-    scan_fields = [name for name in _SCAN_FIELDS if name != "checkin"]
-    scan_cols = ", ".join(_col(_S, name) for name in scan_fields)
-    scan_values = ", ".join(_ENTRY_SCAN_FROM_CONTEXT.get(name, "%s") for name in scan_fields)
+    returned = ("id", "event", "registration", "direction", "gate", "created_at", "created_by")
+    entry_cols = {name: _col(_C, name) for name in returned}
+    scan_cols = ", ".join(_col(_S, name) for name in _ENTRY_SCAN)
+    scan_values = ", ".join(value.format(**entry_cols) for value in _ENTRY_SCAN.values())
+    admits = " AND ".join(f"ctx.r_{name} = {sql.literal(value)}" for name, value in _ENTRY_ADMITS.items())
     return (
         f"WITH ctx ({', '.join(_CONTEXT_COLUMNS)}) AS ({_token_scan_context_sql(vendor)}), "  # noqa: S608
         # `_decide`'s `ok` for an entry, in SQL: the badge's event and current counter, a
         # confirmed in-person registration of that event, no open entry.
         f"entry AS (INSERT INTO {_table(_C)} ({checkin_cols}) SELECT {checkin_values} FROM ctx "
         f"WHERE ctx.event_id = %s AND ctx.r_event_id = ctx.event_id AND ctx.r_badge_counter = %s "
-        f"AND ctx.r_status = %s AND ctx.r_attendance = %s AND ctx.c_id IS NULL "
-        f"RETURNING {_col(_C, 'id')}), "
-        f"scan AS (INSERT INTO {_table(_S)} ({scan_cols}, {_col(_S, 'checkin')}) "
-        f"SELECT {scan_values}, entry.{_col(_C, 'id')} FROM entry CROSS JOIN ctx "
+        f"AND {admits} AND ctx.c_id IS NULL "
+        f"RETURNING {', '.join(entry_cols.values())}), "
+        f"scan AS (INSERT INTO {_table(_S)} ({scan_cols}) SELECT {scan_values} FROM entry "
         f"RETURNING {_col(_S, 'id')}, {_col(_S, 'checkin')}) "
         f"SELECT ctx.*, scan.{_col(_S, 'id')}, scan.{_col(_S, 'checkin')} FROM ctx LEFT JOIN scan ON TRUE"
     )
@@ -663,7 +680,6 @@ def checkin_scan_by_token(
         )
         return dict(zip(_SCAN_FIELDS, values, strict=True))
 
-    ok_scan = scan_row(Result.OK, None, None)
     # Outside a transaction (a web request) each statement is its own; inside one (a test, a
     # caller's block) a savepoint keeps a refused INSERT from breaking the enclosing transaction.
     statement_scope = transaction.atomic if connection.in_atomic_block else nullcontext
@@ -671,10 +687,10 @@ def checkin_scan_by_token(
         with statement_scope(), sql.prepared_cursor() as cursor:
             cursor.execute(
                 _token_scan_sql(connection.vendor),
-                [slug, payload.registration_id, api_token, *_SCAN_ROLES]
-                + [direction, gate, _db_datetime(now)]
-                + [payload.event_id, payload.counter, *_ENTRY_ADMITS]
-                + [ok_scan[name] for name in _ENTRY_SCAN_PARAMS],
+                [slug, payload.registration_id, api_token]
+                + [gate, _db_datetime(now)]
+                + [payload.event_id, payload.counter]
+                + [nonce or "", _code_prefix(code)],
             )
             row = cursor.fetchone()
     except IntegrityError:
