@@ -177,7 +177,7 @@ class CalendarEmail(EmailMultiAlternatives):
             return super().recipients()
         # As (name, address) pairs, which Django's SMTP backend takes as they are: a string it
         # parses again with the header parser. RCPT TO holds the address alone: the same envelope.
-        return [("", address) for address in self.envelope_to]
+        return [("", address) for address in self.envelope_to if address]
 
     def message(self, *args, **kwargs):
         message = super().message(*args, **kwargs)

@@ -520,3 +520,16 @@ def test_the_smtp_server_receives_the_same_envelope_and_data(language, fixed_clo
     (fast_envelope, stock_envelope) = handler.received
     assert fast_envelope == stock_envelope
     assert fast_envelope[:2] == (parseaddr(settings.DEFAULT_FROM_EMAIL)[1], [notification.recipient_email])
+
+
+@pytest.mark.django_db
+def test_a_row_without_an_address_still_has_no_recipients(fixed_clock, stock):
+    notification = _registration_notification("confirmation", "en")
+    notification.recipient_email = ""
+    notification.save()
+
+    _fast, message = _written(notification, fixed_clock)
+    with stock():
+        _slow, stock_message = _written(notification, fixed_clock)
+
+    assert message.recipients() == stock_message.recipients() == []
