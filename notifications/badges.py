@@ -12,9 +12,11 @@ import copy
 import io
 import logging
 import os
+import struct
 import tempfile
 import unicodedata
 import warnings
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -65,13 +67,66 @@ def qr_matrix(token: str) -> list[list[bool]]:
 
 def qr_png(token: str, *, box_size: int = 6) -> bytes:
     """A black-on-white 1-bit PNG of the QR code, `box_size` pixels per module."""
-    image = _qr_image(token).convert("1")
-    if box_size != 1:
-        # A nearest-neighbour scale of one pixel per module: far cheaper than drawing squares.
-        image = image.resize((image.width * box_size, image.height * box_size), Image.Resampling.NEAREST)
-    out = io.BytesIO()
-    image.save(out, format="PNG", compress_level=1)
-    return out.getvalue()
+    if not 1 <= box_size <= 64:
+        raise ValueError("box_size is 1 to 64 pixels per module")
+    modules = _qr_image(token).convert("1")  # one pixel per module, quiet zone included
+    rows = [row for row in _scaled_rows(modules, box_size) for _ in range(box_size)]
+    return _png_1bit(modules.width * box_size, rows)
+
+
+@lru_cache(maxsize=8)
+def _spread_bits(scale: int) -> tuple[int, ...]:
+    """For each byte, its 8 bits with each repeated `scale` times (an int of 8 × scale bits)."""
+    ones = (1 << scale) - 1
+    table = []
+    for byte in range(256):
+        value = 0
+        for bit in range(7, -1, -1):
+            value = (value << scale) | (ones if byte >> bit & 1 else 0)
+        table.append(value)
+    return tuple(table)
+
+
+def _scaled_rows(modules: Image.Image, scale: int) -> list[bytes]:
+    """The packed 1-bit rows of `modules` (mode "1") scaled `scale` times, one row per module
+    row: a quarter of the time Pillow's resize and tobytes take for the same rows."""
+    width, height = modules.size
+    packed, stride = modules.tobytes(), (width + 7) // 8
+    spread = _spread_bits(scale)
+    row_bytes = (width * scale + 7) // 8
+    # The spread row holds the padding of the module row too, `scale` times over: cut what
+    # goes past the scaled row's last byte.
+    extra = stride * 8 * scale - row_bytes * 8
+    rows = []
+    for y in range(height):
+        value = 0
+        for byte in packed[y * stride : (y + 1) * stride]:
+            value = (value << (8 * scale)) | spread[byte]
+        rows.append((value >> extra).to_bytes(row_bytes, "big"))
+    return rows
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
+def _png_1bit(width: int, rows: list[bytes]) -> bytes:
+    """The smallest kind of PNG (PNG spec, ISO/IEC 15948): 1-bit greyscale, not interlaced,
+    unfiltered, one IDAT. `rows` are packed as Pillow packs a mode "1" image (1 = white, most
+    significant bit first), which is PNG's own packing. Pillow writes the same pixels, but its
+    encoder sets up zlib's largest tables for every image, and every confirmation carries one."""
+    # Each row starts with its filter type, 0 (none): a QR's long runs compress well without.
+    scanlines = b"".join(b"\x00" + row for row in rows)
+    header = struct.pack(">IIBBBBB", width, len(rows), 1, 0, 0, 0, 0)  # 1 bit, greyscale, deflate
+    return (
+        _PNG_SIGNATURE
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(scanlines, 1))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def qr_svg(token: str, *, module_px: int = 4) -> bytes:

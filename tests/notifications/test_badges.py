@@ -115,6 +115,33 @@ def test_qr_png_size_follows_box_size_and_quiet_zone():
     assert modules <= 41 + 2 * 4
 
 
+@pytest.mark.parametrize("box_size", [1, 3, 6, 8])
+def test_qr_png_has_the_pixels_pillow_would_write_and_a_valid_structure(box_size):
+    from notifications.badges import _qr_image
+
+    token = issue_badge_token(event_id=3, registration_id=12345, counter=2)
+    png = qr_png(token, box_size=box_size)
+    image = _qr_image(token).convert("1")
+    image = image.resize((image.width * box_size, image.height * box_size), Image.Resampling.NEAREST)
+    stock = io.BytesIO()
+    image.save(stock, format="PNG")
+
+    # Pillow checks every chunk's CRC while it reads, and the zlib stream to its end.
+    ours = Image.open(io.BytesIO(png))
+    ours.load()
+    assert (ours.format, ours.mode, ours.size) == ("PNG", "1", image.size)
+    assert ours.tobytes() == Image.open(stock).tobytes()
+    assert ours.info.get("interlace", 0) == 0
+
+
+def test_a_damaged_qr_png_is_refused_by_the_reader():
+    png = bytearray(qr_png(issue_badge_token(event_id=3, registration_id=1, counter=1)))
+    png[-20] ^= 0xFF  # inside the IDAT chunk: its CRC no longer matches
+
+    with pytest.raises((SyntaxError, OSError)):
+        Image.open(io.BytesIO(bytes(png))).load()
+
+
 def test_qr_png_holds_no_personal_data():
     token = issue_badge_token(event_id=7, registration_id=99, counter=1)
 
