@@ -49,6 +49,8 @@ class RunResult:
     machine_cpu: float | None = None
     # The same, per part of the stack (web, workers, postgres, redis, load generator).
     cpu_by_part: dict[str, float] | None = None
+    # How the kept-alive connections were spread over the web worker processes, largest first.
+    connections_per_web_process: list[int] | None = None
 
     @property
     def count(self) -> int:
@@ -93,6 +95,7 @@ class RunResult:
                 if self.cpu_by_part is not None and self.count
                 else None
             ),
+            "connections_per_web_process": self.connections_per_web_process,
         }
 
     @property
@@ -195,8 +198,52 @@ async def _run(
         finally:
             await conn.close()
 
-    await asyncio.gather(*(client() for _ in range(concurrency)))
-    return RunResult(concurrency, time.perf_counter() - started, replies, errors)
+    async def spread() -> list[int] | None:
+        # Once every connection has had an answer, all of them are open: see who holds them.
+        while len(replies) + len(errors) < concurrency and issued < max_requests:
+            if time.perf_counter() >= deadline:
+                return None
+            await asyncio.sleep(0.005)
+        return connections_per_process(port, "gunicorn")
+
+    *_, connections = await asyncio.gather(*(client() for _ in range(concurrency)), spread())
+    result = RunResult(concurrency, time.perf_counter() - started, replies, errors)
+    result.connections_per_web_process = connections
+    return result
+
+
+def connections_per_process(port: int, name: str) -> list[int] | None:
+    """How many established connections to local `port` each process whose command line
+    holds `name` has open, largest first (Linux /proc; None elsewhere).
+
+    A gthread worker keeps the connections it accepted for as long as they stay alive, and its
+    Python runs on one core at a time: when most of a run's connections land on one worker, the
+    run measures that worker, not the server. The bench records the spread to show it."""
+    try:
+        with open("/proc/net/tcp") as table:
+            next(table)
+            local_port = f":{port:04X}"
+            sockets = {
+                fields[9]
+                for fields in (line.split() for line in table)
+                if fields[1].endswith(local_port) and fields[3] == "01"  # 01: ESTABLISHED
+            }
+        pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return None
+    counts = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmd_file:
+                if name.encode() not in cmd_file.read():
+                    continue
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue  # gone in between, or not ours to read
+        held = sum(1 for link in links if link.startswith("socket:[") and link[8:-1] in sockets)
+        if held:
+            counts.append(held)
+    return sorted(counts, reverse=True)
 
 
 def run(

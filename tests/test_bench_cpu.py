@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -41,3 +43,31 @@ def test_a_process_started_between_the_readings_counts_from_its_start():
 
     assert loadgen.cpu_by_part_between(before, after) == {"postgres": 0.625, "web": 0.25}
     assert loadgen.cpu_by_part_between(None, after) is None
+
+
+def test_the_spread_of_connections_over_server_processes_is_counted_per_process():
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import socket, sys  # convene-spread-probe\n"
+            "s = socket.create_server(('127.0.0.1', 0)); print(s.getsockname()[1], flush=True)\n"
+            "held = [s.accept()[0] for _ in range(3)]\nsys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    clients = []
+    try:
+        port = int(server.stdout.readline())
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        deadline = time.monotonic() + 5
+        while (spread := loadgen.connections_per_process(port, "convene-spread-probe")) != [3]:
+            assert time.monotonic() < deadline, spread
+            time.sleep(0.01)
+        assert loadgen.connections_per_process(port, "no-such-process") == []
+    finally:
+        for client in clients:
+            client.close()
+        server.communicate("")
