@@ -585,8 +585,8 @@ _CONTEXT_COLUMNS = (
 
 
 # What the one-statement entry writes, by column: a placeholder takes a parameter (in this
-# order), anything else is SQL over the context row `ctx` (the check-in) or the new check-in
-# `entry` (its scan row, which repeats the entry's event, person, gate, time and staff).
+# order), anything else is SQL: over the context row `ctx` for the check-in, over the new
+# check-in `entry` for its scan row (which repeats the entry's event, person, gate, time, staff).
 # Constants are written into the statement: psycopg adapts every parameter on every scan.
 _ENTRY_CHECKIN = {
     "event": "ctx.event_id",
@@ -663,23 +663,6 @@ def checkin_scan_by_token(
     direction = CheckIn.Direction.IN
     now = timezone.now()
 
-    def scan_row(result: str, user_id: int | None, checkin_id: int | None) -> dict:
-        values = _scan_values(
-            event_id=payload.event_id,
-            registration_id=payload.registration_id,
-            checkin_id=checkin_id,
-            result=result,
-            direction=direction,
-            manual=False,
-            gate=gate,
-            nonce=nonce,
-            code=code,
-            user_id=user_id,
-            now=now,
-            scanned_at=None,
-        )
-        return dict(zip(_SCAN_FIELDS, values, strict=True))
-
     # Outside a transaction (a web request) each statement is its own; inside one (a test, a
     # caller's block) a savepoint keeps a refused INSERT from breaking the enclosing transaction.
     statement_scope = transaction.atomic if connection.in_atomic_block else nullcontext
@@ -716,11 +699,23 @@ def checkin_scan_by_token(
         # Only if the statement's test and `_decide` ever part: `_decide` is the rule, and the
         # general path applies it.
         raise NotHandledHere()
-    values = scan_row(result, user_id, open_entry.id if open_entry is not None else None)
+    values = _scan_values(
+        event_id=payload.event_id,
+        registration_id=payload.registration_id,
+        checkin_id=open_entry.id if open_entry is not None else None,
+        result=result,
+        direction=direction,
+        manual=False,
+        gate=gate,
+        nonce=nonce,
+        code=code,
+        user_id=user_id,
+        now=now,
+        scanned_at=None,
+    )
     try:
-        with statement_scope(), sql.prepared_cursor() as cursor:
-            cursor.execute(_insert_sql(connection.vendor, _S, _SCAN_FIELDS), list(values.values()))
-            scan_id = cursor.fetchone()[0]
+        with statement_scope():
+            scan_id = _sql_insert(_S, _SCAN_FIELDS, values)
     except IntegrityError:
         raise NotHandledHere() from None  # a replayed nonce: the general path answers it
     return ScanOutcome(result=result, registration=registration, checkin=open_entry, scan_id=scan_id)
