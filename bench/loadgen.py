@@ -212,6 +212,25 @@ async def _run(
     return result
 
 
+TCP_ESTABLISHED, TCP_LISTEN = "01", "0A"  # socket states as /proc/net/tcp writes them
+
+
+def tcp_sockets(port: int, state: str) -> set[str] | None:
+    """The inodes of the IPv4 TCP sockets on local `port` in `state` (Linux /proc; None
+    elsewhere)."""
+    try:
+        with open("/proc/net/tcp") as table:
+            next(table)
+            local_port = f":{port:04X}"
+            return {
+                fields[9]
+                for fields in (line.split() for line in table)
+                if fields[1].endswith(local_port) and fields[3] == state
+            }
+    except OSError:
+        return None
+
+
 def connections_per_process(port: int, name: str) -> list[int] | None:
     """How many established connections to local `port` each process whose command line
     holds `name` has open, largest first (Linux /proc; None elsewhere).
@@ -219,17 +238,12 @@ def connections_per_process(port: int, name: str) -> list[int] | None:
     A gthread worker keeps the connections it accepted for as long as they stay alive, and its
     Python runs on one core at a time: when most of a run's connections land on one worker, the
     run measures that worker, not the server. The bench records the spread to show it."""
+    sockets = tcp_sockets(port, TCP_ESTABLISHED)
     try:
-        with open("/proc/net/tcp") as table:
-            next(table)
-            local_port = f":{port:04X}"
-            sockets = {
-                fields[9]
-                for fields in (line.split() for line in table)
-                if fields[1].endswith(local_port) and fields[3] == "01"  # 01: ESTABLISHED
-            }
         pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
     except OSError:
+        return None
+    if sockets is None:
         return None
     counts = []
     for pid in pids:

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from bench.loadgen import connections_per_process
+from bench.loadgen import TCP_LISTEN, connections_per_process, tcp_sockets
 from tests.support.processes import ROOT, VENV_BIN, ManagedProcess, free_port, subprocess_env, wait_for
 
 pytestmark = [pytest.mark.integration]
@@ -29,11 +29,7 @@ def _dockerfile_command() -> list[str]:
 
 
 def _listening_sockets(port: int) -> int:
-    with open("/proc/net/tcp") as table:
-        next(table)
-        return sum(
-            1 for line in table if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"
-        )
+    return len(tcp_sockets(port, TCP_LISTEN))
 
 
 def test_the_containers_web_command_spreads_kept_alive_connections_over_its_workers(tmp_path):
