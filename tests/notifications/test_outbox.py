@@ -10,7 +10,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.db import connection
 from django.utils import timezone
 
@@ -414,20 +413,13 @@ class _SlowInbox(Inbox):
         return await super().handle_DATA(server, session, envelope)
 
 
-class _SlowSmtpServer(SmtpServer):
-    def __init__(self, delay: float):
-        self.port = free_port()
-        self.inbox = _SlowInbox(delay)
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, decode_data=False)
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_chunk_outliving_the_stale_period_keeps_its_claims_from_the_sweep(settings):
     """A chunk on a slow server runs longer than NOTIFICATIONS_CLAIM_STALE_SECONDS while the
     sweep runs: the sweep must not take the live chunk for a dead worker's and re-open the rest
     of it for another task (a second copy of every message still queued in the chunk)."""
-    server = _SlowSmtpServer(delay=0.2).start()
+    server = SmtpServer(inbox=_SlowInbox(delay=0.2)).start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
     settings.NOTIFICATIONS_CLAIM_STALE_SECONDS = 2.0

@@ -39,9 +39,9 @@ class Inbox:
 
 
 class SmtpServer:
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, inbox: Inbox | None = None):
         self.port = port or free_port()
-        self.inbox = Inbox()
+        self.inbox = inbox or Inbox()
         self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, decode_data=False)
 
     def start(self) -> SmtpServer:
