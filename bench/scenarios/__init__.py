@@ -31,13 +31,16 @@ class Context:
         """Requests/s ÷ the floor's: the higher of the floor measured just before the scenario
         and the `floor` scenario's, so a floor measured while something else was busy cannot
         flatter a ratio."""
-        base = max(self.adjacent_floor.get(concurrency) or 0, self.floor.get(concurrency) or 0)
+        base = self._floor_base(concurrency)
         return round(rps / base, 3) if base else None
 
     def floor_for(self, concurrency: int) -> float | None:
         """The floor `ratio` divides by."""
-        base = max(self.adjacent_floor.get(concurrency) or 0, self.floor.get(concurrency) or 0)
+        base = self._floor_base(concurrency)
         return round(base, 1) if base else None
+
+    def _floor_base(self, concurrency: int) -> float:
+        return max(self.adjacent_floor.get(concurrency) or 0, self.floor.get(concurrency) or 0)
 
     def cost_ratio(self, cpu_ms_per_request: float | None, concurrency: int) -> float | None:
         """Floor CPU per request ÷ this scenario's: the throughput ratio a quiet machine gives
