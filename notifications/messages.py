@@ -224,12 +224,15 @@ class Draft:
     attachments: list[Attachment] = field(default_factory=list)
 
 
-def build_message(notification: Notification, *, connection=None) -> EmailMultiAlternatives:
-    """Render the email for one outbox row, reading its subject from the database now."""
+def build_message(notification: Notification, *, connection=None, subjects=None) -> EmailMultiAlternatives:
+    """Render the email for one outbox row, reading its subject from the database now (or, in
+    a chunk, from the chunk's `selectors.MessageSubjects`, read when the chunk started)."""
+    from notifications.selectors import MessageSubjects
+
     builder = _SUBJECT_BUILDERS.get(notification.subject_type)
     if builder is None:
         raise MessageObsolete(f"unknown subject type {notification.subject_type!r}")
-    draft = builder(notification)
+    draft = builder(notification, subjects if subjects is not None else MessageSubjects())
     return _assemble(notification, draft, connection=connection)
 
 
@@ -344,11 +347,9 @@ def _now() -> datetime:
 # --- Registrations --------------------------------------------------------------------------
 
 
-def _registration_draft(notification: Notification) -> Draft:
-    from notifications.selectors import registration_with_agenda
-
+def _registration_draft(notification: Notification, subjects) -> Draft:
     kind = notification.kind
-    found = registration_with_agenda(registration_id=notification.subject_id)
+    found = subjects.registration_with_agenda(registration_id=notification.subject_id)
     if found is None:
         raise MessageObsolete(f"registration {notification.subject_id} no longer exists")
     registration, latest = found
@@ -375,7 +376,7 @@ def _registration_draft(notification: Notification) -> Draft:
         )
         draft = Draft(kind=kind, language=language, context=context)
         if kind == Kind.AGENDA_UPDATE:
-            context["changes"] = _agenda_changes(event, notification.version, language, viewer_zone)
+            context["changes"] = _agenda_changes(event, notification.version, language, viewer_zone, subjects)
         if kind in {Kind.AGENDA_UPDATE, Kind.REMINDER} or kind in INVITE_METHOD:
             context["agenda"] = _agenda_lines(latest, event, language)
 
@@ -540,24 +541,22 @@ def _agenda_lines(version, event, language: str) -> list[dict]:
     return lines
 
 
-def _agenda_changes(event, version_number: str, language: str, viewer_zone: str | None) -> list[str]:
+def _agenda_changes(
+    event, version_number: str, language: str, viewer_zone: str | None, subjects
+) -> list[str]:
     """One sentence per change the published version made, in the recipient's language."""
-    from sessions.models import AgendaVersion
-
     try:
         number = int(version_number)
     except (TypeError, ValueError):
         number = None
     version = (
-        AgendaVersion.objects.filter(event=event, number=number).first()
+        subjects.version(event_id=event.pk, number=number)
         if number is not None
-        else AgendaVersion.objects.filter(event=event).order_by("-number").first()
+        else subjects.latest_version(event_id=event.pk)
     )
     if version is None:
         return []
-    previous = (
-        AgendaVersion.objects.filter(event=event, number__lt=version.number).order_by("-number").first()
-    )
+    previous = subjects.version_before(event_id=event.pk, number=version.number)
     now_by_uid = {s["uid"]: s for s in version.sessions}
     before_by_uid = {s["uid"]: s for s in (previous.sessions if previous else [])}
     diff = version.diff or {}
@@ -620,7 +619,7 @@ def _agenda_changes(event, version_number: str, language: str, viewer_zone: str 
 # --- Speakers -------------------------------------------------------------------------------
 
 
-def _speaker_draft(notification: Notification) -> Draft:
+def _speaker_draft(notification: Notification, _subjects) -> Draft:
     """A speaker's invite for one session: subject ("session", id) with the speaker found by
     `context["speaker_id"]` or by the recipient address; or subject ("speaker", id) for every
     session of theirs in the published agenda."""

@@ -78,3 +78,47 @@ def registration_with_agenda(*, registration_id: int) -> tuple[Registration, Age
     registration, event, version = loaded
     registration.event = event
     return registration, version
+
+
+class MessageSubjects:
+    """The rows a chunk of messages is rendered from, read for the chunk instead of per message.
+
+    `preload` reads the chunk's registrations with their events in one query and each event's
+    latest agenda version once. Anything not preloaded (a registration deleted meanwhile, say)
+    is read when asked for, as a single message would read it. Agenda versions are kept for the
+    chunk: every message of an agenda update names the same two."""
+
+    def __init__(self) -> None:
+        self._registrations: dict[int, tuple[Registration, AgendaVersion | None]] = {}
+        self._versions: dict[tuple, AgendaVersion | None] = {}
+
+    def preload(self, notifications) -> None:
+        ids = {n.subject_id for n in notifications if n.subject_type == "registration"}
+        if len(ids) < 2:
+            return  # one message: its own query is the cheaper one
+        registrations = list(Registration.objects.filter(pk__in=ids).select_related("event"))
+        for registration in registrations:
+            latest = self.latest_version(event_id=registration.event_id)
+            self._registrations[registration.pk] = (registration, latest)
+
+    def registration_with_agenda(self, *, registration_id: int):
+        found = self._registrations.get(registration_id)
+        return found if found is not None else registration_with_agenda(registration_id=registration_id)
+
+    def latest_version(self, *, event_id: int) -> AgendaVersion | None:
+        return self._version(("latest", event_id), AgendaVersion.objects.filter(event_id=event_id))
+
+    def version(self, *, event_id: int, number: int) -> AgendaVersion | None:
+        return self._version(
+            ("number", event_id, number), AgendaVersion.objects.filter(event_id=event_id, number=number)
+        )
+
+    def version_before(self, *, event_id: int, number: int) -> AgendaVersion | None:
+        return self._version(
+            ("before", event_id, number), AgendaVersion.objects.filter(event_id=event_id, number__lt=number)
+        )
+
+    def _version(self, key: tuple, versions: QuerySet[AgendaVersion]) -> AgendaVersion | None:
+        if key not in self._versions:
+            self._versions[key] = versions.order_by("-number").first()
+        return self._versions[key]

@@ -15,7 +15,7 @@ import smtplib
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +32,7 @@ from django.utils import timezone
 from config import sql
 from config.problems import Conflict
 from notifications.models import AgendaFanout, Notification
+from notifications.smtp import hand_over
 
 logger = logging.getLogger("convene.notifications")
 
@@ -519,8 +520,12 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
 
     A row is sent at most once: only the task holding its claim sends it, and the claim is
     taken with a conditional update. The one exception is the message in flight when a worker
-    is killed between the SMTP server's "250" and the UPDATE that records it."""
+    is killed between the SMTP server taking it and the UPDATE that records it.
+
+    While the server takes one message, the next is rendered: its verdict is read (and
+    recorded) before the next message goes out, so that exception stays one message."""
     from notifications.messages import MessageObsolete, build_message
+    from notifications.selectors import MessageSubjects
 
     claim_token = claim_token or uuid.uuid4().hex
     now = timezone.now()
@@ -529,6 +534,11 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
     counts = {"claimed": len(rows), "sent": 0, "failed": 0, "skipped": 0, "retry": 0}
     if not rows:
         return counts
+    subjects = MessageSubjects()
+    try:
+        subjects.preload(rows)
+    except (OperationalError, InterfaceError):
+        pass  # each message then reads its own, and a database still down retries it
     smtp = smtp_sessions.acquire()
     retries: list[tuple[Notification, str]] = []
     done: set[int] = set()
@@ -536,6 +546,43 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
     # Renewed well inside the stale period, so the sweep never re-opens a claim still in use.
     renew_every = settings.NOTIFICATIONS_CLAIM_STALE_SECONDS / 10
     renewed_at = time.monotonic()
+    # (row, Message-ID, what reads the server's verdict): handed over, not yet recorded.
+    in_flight: tuple[Notification, str, Callable[[], int]] | None = None
+
+    def settle(notification: Notification, message_id: str, verdict: Callable[[], int]) -> SendError | None:
+        """Read a handed-over message's verdict and record it; the error if the session is lost."""
+        try:
+            sent = verdict()
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception as exc:
+            return record_error(notification, exc)
+        done.add(notification.pk)
+        if not sent:
+            _mark_failed(notification, claim_token, "no recipients")
+            counts["failed"] += 1
+        else:
+            _mark_sent(notification, claim_token, message_id)
+            counts["sent"] += 1
+        return None
+
+    def record_error(notification: Notification, exc: Exception) -> SendError | None:
+        error = classify_send_error(exc)
+        done.add(notification.pk)
+        if error.permanent:
+            _mark_failed(notification, claim_token, error.reason)
+            counts["failed"] += 1
+            return None
+        retries.append((notification, error.reason))
+        return error if error.connection_lost else None
+
+    def retry_rest(start: int, error: SendError) -> None:
+        # The rest of the chunk would meet the same dead server: retry them together.
+        for rest in rows[start:]:
+            if rest.pk not in done:
+                retries.append((rest, error.reason))
+                done.add(rest.pk)
+
     try:
         for index, notification in enumerate(rows):
             if time.monotonic() - renewed_at >= renew_every:
@@ -549,7 +596,7 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
             if notification.pk in done:
                 continue
             try:
-                message = build_message(notification, connection=smtp)
+                message = build_message(notification, connection=smtp, subjects=subjects)
             except SoftTimeLimitExceeded:
                 raise  # out of time: the rest of the chunk is released below, not failed
             except MessageObsolete as exc:
@@ -585,37 +632,35 @@ def deliver_notifications(*, notification_ids: Sequence[int], claim_token: str =
             if not message_id:
                 message_id = message_id_for(notification)
                 message.extra_headers["Message-ID"] = message_id
+            if in_flight is not None:
+                lost_session = settle(*in_flight)
+                in_flight = None
+                if lost_session is not None:
+                    retry_rest(index, lost_session)
+                    break
             try:
-                # Opened here once, so send_messages keeps it open for the rest of the chunk.
-                smtp.open()
-                sent = smtp.send_messages([message])
+                in_flight = (notification, message_id, hand_over(smtp, message))
             except SoftTimeLimitExceeded:
                 raise
             except Exception as exc:
-                error = classify_send_error(exc)
-                done.add(notification.pk)
-                if error.permanent:
-                    _mark_failed(notification, claim_token, error.reason)
-                    counts["failed"] += 1
-                    continue
-                retries.append((notification, error.reason))
-                if error.connection_lost:
-                    # The rest of the chunk would meet the same dead server: retry them together.
-                    for rest in rows[index + 1 :]:
-                        if rest.pk not in done:
-                            retries.append((rest, error.reason))
-                            done.add(rest.pk)
+                lost_session = record_error(notification, exc)
+                if lost_session is not None:
+                    retry_rest(index + 1, lost_session)
                     break
-                continue
-            done.add(notification.pk)
-            if not sent:
-                _mark_failed(notification, claim_token, "no recipients")
-                counts["failed"] += 1
-                continue
-            _mark_sent(notification, claim_token, message_id)
-            counts["sent"] += 1
+        if in_flight is not None:
+            settle(*in_flight)
+            in_flight = None
         healthy = not retries and counts["failed"] == 0
     finally:
+        if in_flight is not None and in_flight[0].pk not in done:
+            # Interrupted (out of time) while the server held a message: learn whether it took
+            # it, so that a message it took is recorded as sent and not sent again.
+            try:
+                settle(*in_flight)
+            except Exception:
+                logger.exception(
+                    "recording the last message failed", extra={"notification_id": in_flight[0].pk}
+                )
         # Kept for the next task only after a clean run: any refusal or error closes it.
         smtp_sessions.release(smtp, healthy=healthy)
         leftover = [n.pk for n in rows if n.pk not in done]

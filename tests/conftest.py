@@ -36,9 +36,9 @@ def api_client() -> APIClient:
 
 @pytest.fixture
 def smtp_server(settings):
-    """A real SMTP server on loopback; Django's SMTP backend in this process points at it."""
+    """A real SMTP server on loopback; our SMTP backend in this process points at it."""
     server = SmtpServer().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "notifications.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = server.port
     yield server

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from notifications import services
+from notifications.models import Notification
 from tests.support.processes import VENV_BIN, ManagedProcess, free_port, subprocess_env, wait_for
 from tests.support.smtp import Inbox, SmtpServer
 
@@ -83,3 +85,19 @@ def stopping(*processes: ManagedProcess):
 
 def message_ids(messages) -> list[str]:
     return [str(m["Message-ID"]) for m in messages]
+
+
+def confirmation_of(registration) -> Notification:
+    """The confirmation outbox row of a registration, as the registration service writes it."""
+    notification = services.notification_enqueue(
+        event_id=registration.event_id,
+        kind=Notification.Kind.CONFIRMATION,
+        recipient_email=registration.email,
+        recipient_name=registration.full_name,
+        language="en",
+        subject_type="registration",
+        subject_id=registration.id,
+        version=registration.invite_sequence,
+    )
+    assert notification is not None
+    return notification

@@ -153,3 +153,45 @@ def test_fanout_a_dead_workers_claim_is_taken_over_once_stale(agenda, settings):
 
     assert while_fresh == []
     assert len(once_stale) == 7
+
+
+def _delivery_queries(rows) -> tuple[int, dict]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        counts = services.deliver_notifications(notification_ids=[n.pk for n in rows])
+    return len(queries), counts
+
+
+@pytest.mark.parametrize("attendees", [3, 12])
+def test_a_chunk_reads_what_it_renders_once_each_message_adds_only_its_update(attendees, smtp_server):
+    from notifications.messages import build_message
+
+    event = EventFactory(capacity=100)
+    opening = SessionFactory(event=event, title="Opening")
+    RegistrationFactory.create_batch(attendees, event=event, language="fr")
+    services.agenda_fanout_run(agenda_version_id=agenda_publish(event=event).id)
+    moved = timedelta(hours=1)
+    Session.objects.filter(pk=opening.pk).update(
+        title="Opening (moved)", starts_at=opening.starts_at + moved, ends_at=opening.ends_at + moved
+    )
+    second = agenda_publish(event=event)
+    services.agenda_fanout_run(agenda_version_id=second.id)
+    updates = list(
+        Notification.objects.filter(kind=Notification.Kind.AGENDA_UPDATE, version="2").order_by("id")
+    )
+    # Built one by one, each reading its own rows: what the chunk must send.
+    expected = {n.recipient_email: build_message(n).body for n in updates}
+
+    queries, counts = _delivery_queries(updates)
+
+    assert counts["sent"] == attendees
+    # Claim, preload (registrations, latest version), this version and the one before, then
+    # one UPDATE per message: 5 + n, whatever n is.
+    assert queries == 5 + attendees
+    received = {str(m["To"]).split("<")[-1].rstrip(">"): m for m in smtp_server.inbox.messages}
+    for email, body in expected.items():
+        text = received[email].get_body(preferencelist=("plain",)).get_content()
+        assert text.replace("\r\n", "\n") == body
+        assert "Opening (moved)" in text

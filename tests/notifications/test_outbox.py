@@ -17,32 +17,17 @@ from notifications import services
 from notifications.models import Notification
 from registrations.models import Registration
 from tests.factories import EventFactory, RegistrationFactory
-from tests.notifications.pipeline import RecordingSmtpServer
+from tests.notifications.pipeline import RecordingSmtpServer, confirmation_of
 from tests.support.processes import free_port
 from tests.support.smtp import Inbox, SmtpServer
 
 pytestmark = pytest.mark.django_db
 
 
-def _confirmation(registration: Registration) -> Notification:
-    notification = services.notification_enqueue(
-        event_id=registration.event_id,
-        kind=Notification.Kind.CONFIRMATION,
-        recipient_email=registration.email,
-        recipient_name=registration.full_name,
-        language="en",
-        subject_type="registration",
-        subject_id=registration.id,
-        version=registration.invite_sequence,
-    )
-    assert notification is not None
-    return notification
-
-
 @pytest.fixture
 def recording_smtp(settings):
     server = RecordingSmtpServer().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "notifications.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = server.port
     yield server
@@ -52,7 +37,7 @@ def recording_smtp(settings):
 def test_notification_enqueue_same_message_twice_is_one_row():
     registration = RegistrationFactory()
 
-    first = _confirmation(registration)
+    first = confirmation_of(registration)
     second = services.notification_enqueue(
         event_id=registration.event_id,
         kind=Notification.Kind.CONFIRMATION,
@@ -68,7 +53,7 @@ def test_notification_enqueue_same_message_twice_is_one_row():
 
 def test_deliver_sends_once_and_records_it(smtp_server):
     registration = RegistrationFactory(language="en")
-    notification = _confirmation(registration)
+    notification = confirmation_of(registration)
 
     first = services.deliver_notifications(notification_ids=[notification.id], claim_token="task-a")
     again = services.deliver_notifications(notification_ids=[notification.id], claim_token="task-b")
@@ -88,7 +73,7 @@ def test_deliver_sends_once_and_records_it(smtp_server):
 
 def test_deliver_claimed_row_only_its_own_task_redelivery_takes_over(smtp_server):
     registration = RegistrationFactory(language="en")
-    notification = _confirmation(registration)
+    notification = confirmation_of(registration)
     # A worker running task "task-a" claimed the row and was killed before sending.
     Notification.objects.filter(pk=notification.pk).update(
         status=Notification.Status.SENDING, claim_token="task-a", claimed_at=timezone.now(), attempts=1
@@ -108,7 +93,7 @@ def test_deliver_claimed_row_only_its_own_task_redelivery_takes_over(smtp_server
 def test_deliver_permanent_refusal_marks_failed_with_reason(smtp_server):
     registration = RegistrationFactory(language="en", email="nobody@example.org")
     smtp_server.inbox.reply_for["nobody@example.org"] = "550 5.1.1 No such user here"
-    notification = _confirmation(registration)
+    notification = confirmation_of(registration)
 
     counts = services.deliver_notifications(notification_ids=[notification.id])
 
@@ -124,7 +109,7 @@ def test_deliver_temporary_refusal_backs_off_and_stays_pending(smtp_server, sett
     settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 30
     registration = RegistrationFactory(language="en", email="greylisted@example.org")
     smtp_server.inbox.reply_for["greylisted@example.org"] = "451 4.7.1 Greylisted, try again later"
-    notification = _confirmation(registration)
+    notification = confirmation_of(registration)
     before = timezone.now()
 
     counts = services.deliver_notifications(notification_ids=[notification.id])
@@ -146,7 +131,7 @@ def test_deliver_gives_up_after_the_attempt_limit(smtp_server, settings):
     settings.NOTIFICATIONS_MAX_ATTEMPTS = 2
     registration = RegistrationFactory(language="en", email="full@example.org")
     smtp_server.inbox.reply_for["full@example.org"] = "452 4.2.2 Mailbox full"
-    notification = _confirmation(registration)
+    notification = confirmation_of(registration)
 
     services.deliver_notifications(notification_ids=[notification.id])
     Notification.objects.filter(pk=notification.pk).update(next_attempt_at=timezone.now())
@@ -159,11 +144,11 @@ def test_deliver_gives_up_after_the_attempt_limit(smtp_server, settings):
 
 
 def test_deliver_smtp_unreachable_retries_the_whole_chunk(settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "notifications.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = free_port()  # nothing listens there
     event = EventFactory()
-    notifications = [_confirmation(RegistrationFactory(event=event, language="en")) for _ in range(3)]
+    notifications = [confirmation_of(RegistrationFactory(event=event, language="en")) for _ in range(3)]
 
     counts = services.deliver_notifications(notification_ids=[n.id for n in notifications])
 
@@ -176,7 +161,7 @@ def test_deliver_smtp_unreachable_retries_the_whole_chunk(settings):
 
 def test_deliver_chunk_uses_one_smtp_connection(recording_smtp):
     event = EventFactory()
-    notifications = [_confirmation(RegistrationFactory(event=event, language="en")) for _ in range(5)]
+    notifications = [confirmation_of(RegistrationFactory(event=event, language="en")) for _ in range(5)]
 
     counts = services.deliver_notifications(notification_ids=[n.id for n in notifications])
 
@@ -188,7 +173,7 @@ def test_deliver_chunk_uses_one_smtp_connection(recording_smtp):
 def test_consecutive_tasks_share_one_smtp_session(recording_smtp):
     # One confirmation per task is the sign-up shape: the session outlives the task.
     event = EventFactory()
-    ids = [_confirmation(RegistrationFactory(event=event, language="en")).id for _ in range(3)]
+    ids = [confirmation_of(RegistrationFactory(event=event, language="en")).id for _ in range(3)]
 
     for notification_id in ids:
         assert services.deliver_notifications(notification_ids=[notification_id])["sent"] == 1
@@ -199,10 +184,10 @@ def test_consecutive_tasks_share_one_smtp_session(recording_smtp):
 
 def test_a_session_the_server_dropped_is_replaced_without_losing_mail(settings):
     server = RecordingSmtpServer().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "notifications.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
     event = EventFactory()
-    first, second = (_confirmation(RegistrationFactory(event=event, language="en")) for _ in range(2))
+    first, second = (confirmation_of(RegistrationFactory(event=event, language="en")) for _ in range(2))
     assert services.deliver_notifications(notification_ids=[first.id])["sent"] == 1
 
     server.stop()  # the server goes away with our idle session, and comes back
@@ -222,7 +207,7 @@ def test_an_idle_session_is_not_kept(recording_smtp, settings):
     settings.SMTP_SESSION_IDLE_SECONDS = 0
     event = EventFactory()
     for _ in range(2):
-        notification = _confirmation(RegistrationFactory(event=event, language="en"))
+        notification = confirmation_of(RegistrationFactory(event=event, language="en"))
         assert services.deliver_notifications(notification_ids=[notification.id])["sent"] == 1
 
     assert len(set(recording_smtp.inbox.peers)) == 2
@@ -233,7 +218,7 @@ def test_deliver_refusal_of_one_recipient_does_not_stop_the_chunk(recording_smtp
     good = [RegistrationFactory(event=event, language="en") for _ in range(2)]
     bad = RegistrationFactory(event=event, language="en", email="gone@example.org")
     recording_smtp.inbox.reply_for["gone@example.org"] = "550 5.1.1 Gone"
-    ids = [_confirmation(good[0]).id, _confirmation(bad).id, _confirmation(good[1]).id]
+    ids = [confirmation_of(good[0]).id, confirmation_of(bad).id, confirmation_of(good[1]).id]
 
     counts = services.deliver_notifications(notification_ids=ids)
 
@@ -245,7 +230,7 @@ def test_deliver_refusal_of_one_recipient_does_not_stop_the_chunk(recording_smtp
 
 def test_deliver_message_no_longer_true_is_skipped(smtp_server):
     registration = RegistrationFactory(language="en")
-    notification = _confirmation(registration)
+    notification = confirmation_of(registration)
     Registration.objects.filter(pk=registration.pk).update(status=Registration.Status.CANCELLED)
 
     counts = services.deliver_notifications(notification_ids=[notification.id])
@@ -275,7 +260,7 @@ def test_outbox_sweep_reopens_stale_claims_and_redispatches_overdue_rows(setting
     services.broker_breaker.reset()
     event = EventFactory()
     now = timezone.now()
-    overdue, fresh, stale, busy = (_confirmation(RegistrationFactory(event=event)) for _ in range(4))
+    overdue, fresh, stale, busy = (confirmation_of(RegistrationFactory(event=event)) for _ in range(4))
     Notification.objects.filter(pk=overdue.pk).update(next_attempt_at=now - timedelta(seconds=120))
     Notification.objects.filter(pk=stale.pk).update(
         status=Notification.Status.SENDING, claim_token="dead", claimed_at=now - timedelta(seconds=400)
@@ -301,7 +286,7 @@ def test_outbox_sweep_reopens_stale_claims_and_redispatches_overdue_rows(setting
 def test_outbox_sweep_broker_down_leaves_rows_for_the_next_sweep(settings):
     settings.NOTIFICATIONS_PENDING_GRACE_SECONDS = 60
     services.broker_breaker.reset()
-    notification = _confirmation(RegistrationFactory())
+    notification = confirmation_of(RegistrationFactory())
     long_ago = timezone.now() - timedelta(seconds=120)
     Notification.objects.filter(pk=notification.pk).update(next_attempt_at=long_ago)
     services.broker_breaker.trip()  # as after a failed publish
@@ -367,9 +352,9 @@ def test_rows_enqueued_together_go_out_as_chunk_tasks_after_the_commit(
 
     with django_capture_on_commit_callbacks(execute=True):
         with services.dispatch_together():
-            ids = [_confirmation(r).id for r in registrations]
+            ids = [confirmation_of(r).id for r in registrations]
             with services.dispatch_together():  # a block inside adds to the outer one
-                ids.append(_confirmation(RegistrationFactory(event=event)).id)
+                ids.append(confirmation_of(RegistrationFactory(event=event)).id)
         assert published == []  # nothing before the commit
 
     chunk = services.DELIVER_CHUNK_TASK
@@ -380,7 +365,7 @@ def test_rows_enqueued_alone_go_out_one_task_each(published, django_capture_on_c
     event = EventFactory()
 
     with django_capture_on_commit_callbacks(execute=True):
-        ids = [_confirmation(RegistrationFactory(event=event)).id for _ in range(2)]
+        ids = [confirmation_of(RegistrationFactory(event=event)).id for _ in range(2)]
 
     assert published == [(services.DELIVER_TASK, [ids[0]]), (services.DELIVER_TASK, [ids[1]])]
 
@@ -393,7 +378,7 @@ def test_rows_enqueued_together_in_a_rolled_back_transaction_are_not_dispatched(
     event = EventFactory()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic(), services.dispatch_together():
-            _confirmation(RegistrationFactory(event=event))
+            confirmation_of(RegistrationFactory(event=event))
             raise RuntimeError("the bulk action failed half way")
 
     assert callbacks == []
@@ -420,12 +405,12 @@ def test_a_chunk_outliving_the_stale_period_keeps_its_claims_from_the_sweep(sett
     sweep runs: the sweep must not take the live chunk for a dead worker's and re-open the rest
     of it for another task (a second copy of every message still queued in the chunk)."""
     server = SmtpServer(inbox=_SlowInbox(delay=0.2)).start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "notifications.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
     settings.NOTIFICATIONS_CLAIM_STALE_SECONDS = 2.0
     services.broker_breaker.reset()
     event = EventFactory()
-    ids = [_confirmation(RegistrationFactory(event=event, language="en")).id for _ in range(14)]
+    ids = [confirmation_of(RegistrationFactory(event=event, language="en")).id for _ in range(14)]
     first: dict[str, int] = {}
 
     def first_worker():

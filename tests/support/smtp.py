@@ -19,6 +19,10 @@ class Inbox:
         # Set to e.g. "451 4.3.0 Try again later" or "550 5.1.1 No such user" to refuse mail.
         self.reply_for: dict[str, str] = {}
         self.refuse_all: str | None = None
+        # The same, given at the end of the message's data instead: the server read it all.
+        self.data_reply_for: dict[str, str] = {}
+        # (MAIL FROM, RCPT TO addresses, the data as received), in order of arrival.
+        self.envelopes: list[tuple[str, list[str], bytes]] = []
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         reply = self.refuse_all or self.reply_for.get(address.lower())
@@ -28,9 +32,14 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        for address in envelope.rcpt_tos:
+            reply = self.data_reply_for.get(address.lower())
+            if reply:
+                return reply
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -1,0 +1,125 @@
+"""Django's SMTP backend, with a session that can read a message's final reply later.
+
+After the last line of a message's data, the server checks and stores the message before it
+answers "250": for our messages that is most of the wall time a send takes. A chunk of the
+outbox hands a message over, renders the next one while the server works, and only then reads
+the verdict (`hand_over` below). Nothing else changes on the wire: the commands, their order
+and the data are what `smtplib.SMTP.sendmail` writes.
+
+`EMAIL_BACKEND = "notifications.smtp.EmailBackend"` (the default) uses it; with any other
+backend a message is sent in full at once.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from collections.abc import Callable
+
+from django.core.mail.backends import smtp as django_smtp
+
+# As smtplib's DATA writes them: a line starting with "." gets a second one (RFC 5321 4.5.2).
+_LEADING_PERIOD = re.compile(rb"(?m)^\.")
+
+
+class _ReplyLater:
+    """An SMTP session whose next DATA may leave the server's final reply unread.
+
+    The reply is read by `data_reply()`. Should any other command come first (a NOOP, QUIT),
+    it reads the pending reply before it is sent and keeps it for `data_reply()`: replies are
+    never taken for the wrong command."""
+
+    defer_next_data_reply = False
+    _reply_pending = False
+    _early_reply: tuple[int, bytes] | None = None
+
+    def data(self, msg):
+        if not self.defer_next_data_reply:
+            return super().data(msg)
+        self.defer_next_data_reply = False
+        if self._reply_pending or self._early_reply is not None:
+            raise RuntimeError("the reply to the previous message has not been read")
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        data = _LEADING_PERIOD.sub(b"..", msg)
+        if data[-2:] != b"\r\n":
+            data += b"\r\n"
+        self.send(data + b".\r\n")
+        self._reply_pending = True
+        # What sendmail takes for success; the real verdict is data_reply()'s.
+        return 250, b"reply not read yet"
+
+    def data_reply(self) -> tuple[int, bytes]:
+        """The server's reply to the data last sent with its reply deferred."""
+        if self._early_reply is not None:
+            reply, self._early_reply = self._early_reply, None
+            return reply
+        if not self._reply_pending:
+            raise RuntimeError("no message is waiting for its reply")
+        self._reply_pending = False
+        return self.getreply()
+
+    def putcmd(self, cmd, args=""):
+        if self._reply_pending:
+            self._reply_pending = False
+            self._early_reply = self.getreply()
+        super().putcmd(cmd, args)
+
+    def close(self):
+        self._reply_pending, self._early_reply = False, None
+        super().close()
+
+
+class ReplyLaterSMTP(_ReplyLater, smtplib.SMTP):
+    pass
+
+
+class ReplyLaterSMTP_SSL(_ReplyLater, smtplib.SMTP_SSL):  # noqa: N801 (as smtplib names it)
+    pass
+
+
+class EmailBackend(django_smtp.EmailBackend):
+    """Django's SMTP backend (every setting and behaviour the same) on `ReplyLaterSMTP`."""
+
+    @property
+    def connection_class(self):
+        return ReplyLaterSMTP_SSL if self.use_ssl else ReplyLaterSMTP
+
+
+def hand_over(backend, message) -> Callable[[], int]:
+    """Send `message` through `backend` up to the end of its data; return what reads the
+    server's verdict: 1 if it took the message, 0 if there was no recipient to send to.
+
+    Both steps raise what `send_messages` raises. Until the verdict is read the message may or
+    may not have been accepted, so the caller reads it before recording anything about it.
+    """
+    backend.open()  # kept open across messages: send_messages then does not close it
+    session = getattr(backend, "connection", None)
+    if not isinstance(session, _ReplyLater):
+        sent = backend.send_messages([message])
+        return lambda: sent
+    session.defer_next_data_reply = True
+    try:
+        sent = backend.send_messages([message])
+    finally:
+        session.defer_next_data_reply = False  # also when nothing reached DATA
+    if not sent or not (session._reply_pending or session._early_reply is not None):
+        return lambda: sent
+
+    def verdict() -> int:
+        code, reply = session.data_reply()
+        if code != 250:
+            # As sendmail leaves a session after a refused message.
+            if code == 421:
+                session.close()
+            else:
+                try:
+                    session.rset()
+                except smtplib.SMTPServerDisconnected:
+                    pass
+            raise smtplib.SMTPDataError(code, reply)
+        return 1
+
+    return verdict
