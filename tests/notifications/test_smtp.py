@@ -13,6 +13,7 @@ from django.core.mail.backends.smtp import EmailBackend as DjangoEmailBackend
 from notifications import messages, services
 from notifications.models import Notification
 from notifications.smtp import EmailBackend, hand_over
+from registrations.models import Registration
 from tests.factories import EventFactory, RegistrationFactory
 from tests.notifications.pipeline import confirmation_of
 from tests.support.smtp import SmtpServer
@@ -160,3 +161,19 @@ def test_out_of_time_while_the_server_holds_a_message_it_is_recorded_sent_not_se
     # The rest are released for another task, not failed and not sent.
     assert rows[second.pk].status == rows[third.pk].status == Notification.Status.PENDING
     assert [to for _f, [to], _d in smtp_server.inbox.envelopes] == [first.recipient_email]
+
+
+@pytest.mark.django_db
+def test_in_a_chunk_a_registration_gone_before_its_turn_is_skipped_and_the_rest_sent(smtp_server):
+    first, gone, last = _confirmations(3)
+    Registration.objects.filter(pk=gone.subject_id).delete()  # the outbox row stays: no foreign key
+
+    counts = services.deliver_notifications(notification_ids=[first.id, gone.id, last.id])
+
+    rows = {n.pk: n for n in Notification.objects.all()}
+    assert (counts["sent"], counts["skipped"]) == (2, 1)
+    assert rows[gone.pk].status == Notification.Status.SKIPPED
+    assert "no longer exists" in rows[gone.pk].last_error
+    assert sorted(to for _f, [to], _d in smtp_server.inbox.envelopes) == sorted(
+        [first.recipient_email, last.recipient_email]
+    )
