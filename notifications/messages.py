@@ -550,13 +550,13 @@ def _agenda_changes(
     except (TypeError, ValueError):
         number = None
     version = (
-        subjects.version(event_id=event.pk, number=number)
+        subjects.version(event=event, number=number)
         if number is not None
-        else subjects.latest_version(event_id=event.pk)
+        else subjects.latest_version(event=event)
     )
     if version is None:
         return []
-    previous = subjects.version_before(event_id=event.pk, number=version.number)
+    previous = subjects.version_before(event=event, number=version.number)
     now_by_uid = {s["uid"]: s for s in version.sessions}
     before_by_uid = {s["uid"]: s for s in (previous.sessions if previous else [])}
     diff = version.diff or {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from django.db import connection
@@ -12,6 +13,7 @@ from config.problems import NotFound
 from notifications.models import Notification
 from registrations.models import Registration
 from sessions.models import AgendaVersion, Event
+from sessions.selectors import agenda_latest_version
 
 
 def notification_list(*, event, status: str | None = None, kind: str | None = None) -> QuerySet[Notification]:
@@ -96,29 +98,31 @@ class MessageSubjects:
         ids = {n.subject_id for n in notifications if n.subject_type == "registration"}
         if len(ids) < 2:
             return  # one message: its own query is the cheaper one
-        registrations = list(Registration.objects.filter(pk__in=ids).select_related("event"))
-        for registration in registrations:
-            latest = self.latest_version(event_id=registration.event_id)
-            self._registrations[registration.pk] = (registration, latest)
+        for registration in Registration.objects.filter(pk__in=ids).select_related("event"):
+            self._registrations[registration.pk] = (
+                registration,
+                self.latest_version(event=registration.event),
+            )
 
     def registration_with_agenda(self, *, registration_id: int):
         found = self._registrations.get(registration_id)
         return found if found is not None else registration_with_agenda(registration_id=registration_id)
 
-    def latest_version(self, *, event_id: int) -> AgendaVersion | None:
-        return self._version(("latest", event_id), AgendaVersion.objects.filter(event_id=event_id))
+    def latest_version(self, *, event: Event) -> AgendaVersion | None:
+        return self._kept(("latest", event.pk), lambda: agenda_latest_version(event=event))
 
-    def version(self, *, event_id: int, number: int) -> AgendaVersion | None:
-        return self._version(
-            ("number", event_id, number), AgendaVersion.objects.filter(event_id=event_id, number=number)
+    def version(self, *, event: Event, number: int) -> AgendaVersion | None:
+        return self._kept(
+            ("number", event.pk, number), lambda: event.agenda_versions.filter(number=number).first()
         )
 
-    def version_before(self, *, event_id: int, number: int) -> AgendaVersion | None:
-        return self._version(
-            ("before", event_id, number), AgendaVersion.objects.filter(event_id=event_id, number__lt=number)
+    def version_before(self, *, event: Event, number: int) -> AgendaVersion | None:
+        return self._kept(
+            ("before", event.pk, number),
+            lambda: event.agenda_versions.filter(number__lt=number).order_by("-number").first(),
         )
 
-    def _version(self, key: tuple, versions: QuerySet[AgendaVersion]) -> AgendaVersion | None:
+    def _kept(self, key: tuple, read: Callable[[], AgendaVersion | None]) -> AgendaVersion | None:
         if key not in self._versions:
-            self._versions[key] = versions.order_by("-number").first()
+            self._versions[key] = read()
         return self._versions[key]

@@ -37,7 +37,7 @@ class _ReplyLater:
         if not self.defer_next_data_reply:
             return super().data(msg)
         self.defer_next_data_reply = False
-        if self._reply_pending or self._early_reply is not None:
+        if self.reply_waiting:
             raise RuntimeError("the reply to the previous message has not been read")
         self.putcmd("data")
         code, reply = self.getreply()
@@ -50,6 +50,11 @@ class _ReplyLater:
         self._reply_pending = True
         # What sendmail takes for success; the real verdict is data_reply()'s.
         return 250, b"reply not read yet"
+
+    @property
+    def reply_waiting(self) -> bool:
+        """A message's data went out with its reply deferred, and the reply is not read yet."""
+        return self._reply_pending or self._early_reply is not None
 
     def data_reply(self) -> tuple[int, bytes]:
         """The server's reply to the data last sent with its reply deferred."""
@@ -105,7 +110,7 @@ def hand_over(backend, message) -> Callable[[], int]:
         sent = backend.send_messages([message])
     finally:
         session.defer_next_data_reply = False  # also when nothing reached DATA
-    if not sent or not (session._reply_pending or session._early_reply is not None):
+    if not sent or not session.reply_waiting:
         return lambda: sent
 
     def verdict() -> int:
