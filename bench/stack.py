@@ -74,6 +74,14 @@ def _sink_main(port: int, count, last, ready, keep_dir: str, keep: int) -> None:
     from aiosmtpd.controller import Controller
 
     class Handler:
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+            # As a production MTA does (Postfix, Exim, the mail services): aiosmtpd reads
+            # pipelined commands in order, it only does not say so.
+            session.host_name = hostname
+            if os.environ.get("BENCH_SINK_PIPELINING", "1") == "1":
+                return [*responses[:-1], "250-PIPELINING", responses[-1]]
+            return responses
+
         async def handle_DATA(self, server, session, envelope):  # noqa: N802
             with count.get_lock():
                 count.value += 1

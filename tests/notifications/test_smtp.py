@@ -4,6 +4,9 @@ real SMTP server on loopback (aiosmtpd), alone and inside a chunk of the outbox.
 from __future__ import annotations
 
 import smtplib
+import socket
+import threading
+import time
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
@@ -40,11 +43,13 @@ def server():
     server.stop()
 
 
-def _backend(server: SmtpServer, cls=EmailBackend):
+def _backend(server, cls=EmailBackend):
     return cls(host="127.0.0.1", port=server.port, timeout=5)
 
 
-def test_the_server_receives_what_sendmail_would_have_sent(server):
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one command at a time", "pipelining"])
+def test_the_server_receives_what_sendmail_would_have_sent(server, pipelining):
+    server.inbox.pipelining = pipelining
     message = _message("a@example.org")
     with _backend(server, DjangoEmailBackend) as stock:
         stock.send_messages([message])
@@ -101,6 +106,144 @@ def test_with_another_backend_the_message_is_sent_at_once(server):
         assert verdict() == 1
 
 
+# --- PIPELINING (RFC 2920) ---------------------------------------------------------------------
+
+
+class ScriptedServer:
+    """One SMTP session on loopback, scripted at the byte level: it records which commands had
+    arrived before it answered the first one, so a test sees the grouping on the wire.
+
+    `replies` answer MAIL, RCPT and DATA in turn; each message's data gets "250"."""
+
+    def __init__(self, *, pipelining: bool, replies=("250 OK", "250 OK", "354 Go ahead")):
+        self.pipelining, self.replies = pipelining, replies
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.before_first_reply: list[bytes] = []  # the command lines in hand at that moment
+        self.messages: list[bytes] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.thread.join(5)
+        self.listener.close()
+
+    def _serve(self):
+        conn, _ = self.listener.accept()
+        conn.settimeout(5)
+        buffer = b""
+
+        def read_until(marker: bytes, wait: float = 5.0) -> bool:
+            """Read until `marker` (lower case; commands are matched in any case) is in hand."""
+            nonlocal buffer
+            deadline = time.monotonic() + wait
+            while marker not in buffer.lower() and time.monotonic() < deadline:
+                conn.settimeout(max(deadline - time.monotonic(), 0.01))
+                try:
+                    chunk = conn.recv(65536)
+                except TimeoutError:
+                    break
+                if not chunk:
+                    return False
+                buffer += chunk
+            return marker in buffer.lower()
+
+        def line() -> bytes | None:
+            nonlocal buffer
+            if not read_until(b"\r\n"):
+                return None
+            first, buffer = buffer.split(b"\r\n", 1)
+            return first
+
+        with conn:
+            conn.sendall(b"220 scripted ESMTP\r\n")
+            line()  # EHLO
+            extensions = b"250-SIZE 10000000\r\n" + (b"250-PIPELINING\r\n" if self.pipelining else b"")
+            conn.sendall(b"250-scripted\r\n" + extensions + b"250 HELP\r\n")
+            mail = line()
+            # Whatever else the client sent before waiting for an answer: a pipelining client
+            # sends RCPT and DATA too; a client that waits for each reply sends nothing more.
+            read_until(b"data\r\n", wait=1.0)
+            self.before_first_reply = [mail, *buffer.split(b"\r\n")[:-1]]
+            mail_reply, rcpt_reply, data_reply = self.replies
+            conn.sendall(mail_reply.encode() + b"\r\n")
+            rcpt = line()
+            assert rcpt is not None and rcpt.lower().startswith(b"rcpt")
+            conn.sendall(rcpt_reply.encode() + b"\r\n")
+            if line() is None:  # DATA
+                return
+            conn.sendall(data_reply.encode() + b"\r\n")
+            if not data_reply.startswith("354"):
+                return
+            if read_until(b"\r\n.\r\n"):
+                data, buffer = buffer.split(b"\r\n.\r\n", 1)
+                self.messages.append(data)
+                conn.sendall(b"250 Accepted\r\n")
+                if line() is not None:  # QUIT
+                    conn.sendall(b"221 Bye\r\n")
+
+
+def test_when_the_server_offers_pipelining_mail_rcpt_and_data_go_out_together():
+    with ScriptedServer(pipelining=True) as server:
+        with _backend(server) as backend:
+            assert hand_over(backend, _message("a@example.org"))() == 1
+
+    commands = [c.split(b" ")[0].lower() for c in server.before_first_reply]
+    assert commands == [b"mail", b"rcpt", b"data"]
+    assert server.before_first_reply[1] == b"rcpt TO:<a@example.org>"
+    assert len(server.messages) == 1
+
+
+def test_when_the_server_does_not_offer_it_each_command_waits_for_its_reply():
+    with ScriptedServer(pipelining=False) as server:
+        with _backend(server) as backend:
+            assert hand_over(backend, _message("a@example.org"))() == 1
+
+    assert [c.split(b" ")[0].lower() for c in server.before_first_reply] == [b"mail"]
+    assert len(server.messages) == 1
+
+
+def test_a_server_that_takes_data_for_a_refused_recipient_gets_no_message():
+    # RFC 2920 3.1: the server should refuse DATA then; if it does not, ending the data would
+    # hand it an empty message, so the session is dropped without one.
+    replies = ("250 OK", "550 5.1.1 No such user", "354 Go ahead")
+    with ScriptedServer(pipelining=True, replies=replies) as server:
+        backend = _backend(server)
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            hand_over(backend, _message("nobody@example.org"))
+        backend.close()
+    assert server.messages == []
+
+
+@pytest.mark.parametrize(
+    ("refusal", "raised"),
+    [("sender", smtplib.SMTPSenderRefused), ("recipient", smtplib.SMTPRecipientsRefused)],
+)
+def test_with_pipelining_a_refused_envelope_raises_what_sendmail_raises_and_the_session_goes_on(
+    server, refusal, raised
+):
+    server.inbox.pipelining = True
+    with _backend(server) as backend:
+        if refusal == "sender":
+            server.inbox.refuse_sender = "550 5.7.1 Sender refused"
+        else:
+            server.inbox.reply_for["nobody@example.org"] = "550 5.1.1 No such user"
+        with pytest.raises(raised) as refused:
+            hand_over(backend, _message("nobody@example.org"))
+        server.inbox.refuse_sender = None
+        accepted = hand_over(backend, _message("b@example.org"))
+        assert accepted() == 1
+
+    if refusal == "sender":
+        assert refused.value.smtp_code == 550
+    else:
+        assert refused.value.recipients["nobody@example.org"][0] == 550
+    assert [to for _from, to, _data in server.inbox.envelopes] == [["b@example.org"]]
+
+
 # --- Inside a chunk of the outbox ---------------------------------------------------------------
 
 
@@ -115,15 +258,21 @@ def _confirmations(count: int, **registration) -> list[Notification]:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one command at a time", "pipelining"])
 @pytest.mark.parametrize(
-    ("reply", "status", "counted"),
-    [("550 5.7.1 Content refused", "failed", "failed"), ("451 4.3.0 Try again later", "pending", "retry")],
+    ("stage", "reply", "status", "counted"),
+    [
+        ("data", "550 5.7.1 Content refused", "failed", "failed"),
+        ("data", "451 4.3.0 Try again later", "pending", "retry"),
+        ("rcpt", "550 5.1.1 No such user", "failed", "failed"),
+        ("rcpt", "451 4.3.0 Try again later", "pending", "retry"),
+    ],
 )
-def test_a_message_refused_at_the_end_of_its_data_is_the_only_one_affected(
-    smtp_server, reply, status, counted
-):
+def test_a_refused_message_is_the_only_one_affected(smtp_server, pipelining, stage, reply, status, counted):
     first, refused, last = _confirmations(3)
-    smtp_server.inbox.data_reply_for[refused.recipient_email] = reply
+    smtp_server.inbox.pipelining = pipelining
+    replies = smtp_server.inbox.data_reply_for if stage == "data" else smtp_server.inbox.reply_for
+    replies[refused.recipient_email] = reply
 
     counts = services.deliver_notifications(notification_ids=[first.id, refused.id, last.id])
 

@@ -23,6 +23,24 @@ class Inbox:
         self.data_reply_for: dict[str, str] = {}
         # (MAIL FROM, RCPT TO addresses, the data as received), in order of arrival.
         self.envelopes: list[tuple[str, list[str], bytes]] = []
+        # Offer PIPELINING (RFC 2920) in the EHLO reply, as production servers do; aiosmtpd
+        # reads pipelined commands in order, it only does not say so.
+        self.pipelining = False
+        # Set to e.g. "550 5.7.1 Sender refused" to refuse every MAIL FROM.
+        self.refuse_sender: str | None = None
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        if self.refuse_sender:
+            return self.refuse_sender
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         reply = self.refuse_all or self.reply_for.get(address.lower())
