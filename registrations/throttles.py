@@ -3,20 +3,64 @@
 Rates come from settings (scopes `signup_ip`, `signup_email`, `manage_token`). A cache that
 does not answer must not take sign-ups down with it: the throttle then lets the request
 through and logs it (the database constraints still hold).
+
+The rule is DRF's SimpleRateThrottle's: at most N requests let through in any window of the
+rate's duration. On Redis it is decided and recorded in one step, by a script over a sorted
+set of the requests let through: one round trip, and two concurrent requests cannot both take
+the last place (DRF reads the history and writes it back in two calls, so they can). Other
+caches (the embedded stack's file cache) use DRF's own steps.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
+import threading
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache import cache as default_cache
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 logger = logging.getLogger("convene.throttles")
 
+# KEYS[1]: the throttle's key. ARGV: now (seconds), the window (seconds), the limit, a member
+# unique to this request. Returns nil when the request is let through (and recorded), else the
+# time of the oldest request in the window: the wait ends one window after it.
+_SLIDING_WINDOW_LUA = """
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('EXPIRE', KEYS[1], math.ceil(window))
+  return false
+end
+return redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
+"""
+
+_scripts: dict[int, object] = {}  # id(redis client) -> its registered script
+_scripts_lock = threading.Lock()
+
+
+def _sliding_window_script(cache):
+    """The script bound to `cache`'s redis-py client; None when `cache` is not Redis."""
+    # DRF's throttles hold django.core.cache.cache: a proxy, never itself a RedisCache.
+    backend = caches[DEFAULT_CACHE_ALIAS] if cache is default_cache else cache
+    if not isinstance(backend, RedisCache):
+        return None
+    client = backend._cache.get_client(write=True)  # noqa: SLF001 (Django keeps its client there)
+    script = _scripts.get(id(client))
+    if script is None:
+        with _scripts_lock:
+            script = _scripts.setdefault(id(client), client.register_script(_SLIDING_WINDOW_LUA))
+    return script
+
 
 class _FailOpenThrottle(SimpleRateThrottle):
+    _wait: float | None = None
+
     def get_rate(self):
         # Read at request time (the base class reads the rates once, at import): tests and
         # deployments that change REST_FRAMEWORK rates see the change.
@@ -31,6 +75,9 @@ class _FailOpenThrottle(SimpleRateThrottle):
         if self.key is None:
             return True
         try:
+            script = _sliding_window_script(self.cache)
+            if script is not None:
+                return self._allow_on_redis(script)
             self.history = self.cache.get(self.key, [])
             self.now = self.timer()
             while self.history and self.history[-1] <= self.now - self.duration:
@@ -41,6 +88,22 @@ class _FailOpenThrottle(SimpleRateThrottle):
         except Exception as exc:  # redis-py / cache backends raise many types
             logger.warning("throttle cache unavailable, not throttling", extra={"error": type(exc).__name__})
             return True
+
+    def _allow_on_redis(self, script) -> bool:
+        now = self.timer()
+        oldest = script(
+            keys=[self.cache.make_and_validate_key(self.key)],
+            args=[repr(now), self.duration, self.num_requests, f"{now!r}:{secrets.token_hex(4)}"],
+        )
+        if oldest is None:
+            return True
+        self._wait = max(float(oldest) + self.duration - now, 0.0)
+        return False
+
+    def wait(self):
+        if self._wait is not None:
+            return self._wait
+        return super().wait()
 
     @staticmethod
     def _is_staff_request(request) -> bool:

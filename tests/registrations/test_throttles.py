@@ -1,0 +1,80 @@
+"""The sign-up and manage-token throttles on Redis: DRF's rule, decided in one atomic step."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from django.test import RequestFactory
+
+from registrations.throttles import SignupIpThrottle
+
+pytestmark = pytest.mark.skipif(
+    not isinstance(caches["default"], RedisCache), reason="needs REDIS_URL: the atomic path is the Redis one"
+)
+
+
+@pytest.fixture
+def signup_ip_rate(settings):
+    def set_rate(rate: str) -> None:
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {
+                **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+                "signup_ip": rate,
+            },
+        }
+
+    return set_rate
+
+
+def _request(ip: str = "198.51.100.20"):
+    request = RequestFactory().post("/api/v1/events/x/registrations/", REMOTE_ADDR=ip)
+    request.user = AnonymousUser()  # what the view's authentication leaves on a public sign-up
+    return request
+
+
+def test_concurrent_requests_never_take_more_places_than_the_rate_has(signup_ip_rate):
+    signup_ip_rate("10/min")
+    threads, start = 40, threading.Barrier(40)
+    allowed: list[bool] = []
+
+    def one_request():
+        throttle = SignupIpThrottle()
+        start.wait()
+        allowed.append(throttle.allow_request(_request(), view=None))
+
+    workers = [threading.Thread(target=one_request) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(10)
+
+    # DRF's read-then-write history lets several of 40 simultaneous requests take one place.
+    assert len(allowed) == threads
+    assert allowed.count(True) == 10
+
+
+def test_the_window_slides_and_the_wait_ends_one_window_after_the_oldest_request(signup_ip_rate, monkeypatch):
+    signup_ip_rate("2/min")
+    clock = {"now": 1_000_000.0}
+
+    def throttle_at(now: float) -> SignupIpThrottle:
+        clock["now"] = now
+        throttle = SignupIpThrottle()
+        monkeypatch.setattr(throttle, "timer", lambda: clock["now"])
+        return throttle
+
+    assert throttle_at(1_000_000.0).allow_request(_request(), None)
+    assert throttle_at(1_000_020.0).allow_request(_request(), None)
+    refused = throttle_at(1_000_030.0)
+    assert not refused.allow_request(_request(), None)
+    assert refused.wait() == pytest.approx(30.0)  # the first request leaves the window at +60 s
+    # A refused request takes no place: just after the first one leaves, one place is free.
+    assert throttle_at(1_000_060.5).allow_request(_request(), None)
+    assert not throttle_at(1_000_061.0).allow_request(_request(), None)
+    # Another address has its own places.
+    assert throttle_at(1_000_061.0).allow_request(_request("203.0.113.9"), None)
