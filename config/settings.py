@@ -132,6 +132,8 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
+    # kombu's Redis transport, reusing its redis-py client (see worker/transport.py).
+    CELERY_BROKER_TRANSPORT = "worker.transport:Transport"
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_timeout": REDIS_SOCKET_TIMEOUT,

@@ -7,6 +7,7 @@ acknowledged late and re-queued when a worker dies mid-task: redelivery is safe.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from celery import Celery, signals
 from kombu import Queue
@@ -14,7 +15,36 @@ from kombu import Queue
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("convene")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+class _CelerySettings(Mapping):
+    """The CELERY_* Django settings, read once, when Celery first needs its configuration.
+
+    Celery looks its options up on every publish, and an option missing from Django's settings
+    (most are) costs an AttributeError there each time; a missing key here is a dict miss."""
+
+    def __init__(self):
+        self._values: dict | None = None
+
+    def _settings(self) -> dict:
+        if self._values is None:
+            from django.conf import settings
+
+            names = [name for name in dir(settings) if name.startswith("CELERY_")]
+            self._values = {name: getattr(settings, name) for name in names}
+        return self._values
+
+    def __getitem__(self, key):
+        return self._settings()[key]
+
+    def __iter__(self):
+        return iter(self._settings())
+
+    def __len__(self):
+        return len(self._settings())
+
+
+app.config_from_object(_CelerySettings(), namespace="CELERY")
 
 app.conf.update(
     task_serializer="json",
