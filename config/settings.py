@@ -188,6 +188,9 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 # drop idle sessions after 30-300 s; a NOOP checks the session before each reuse anyway).
 SMTP_SESSION_IDLE_SECONDS = float(os.environ.get("SMTP_SESSION_IDLE_SECONDS", "20"))
 EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
+# notifications.smtp: pipeline MAIL, RCPT and DATA where the server offers PIPELINING (RFC 2920);
+# off for a relay that offers it and mishandles it.
+EMAIL_PIPELINING = env_bool("EMAIL_PIPELINING", True)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Convene <events@convene.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The ORGANIZER of calendar invites; replies are not expected (RSVP=FALSE).

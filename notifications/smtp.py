@@ -20,6 +20,7 @@ import re
 import smtplib
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.mail.backends import smtp as django_smtp
 
 # As smtplib's DATA writes them: a line starting with "." gets a second one (RFC 5321 4.5.2).
@@ -34,6 +35,7 @@ class _ReplyLater:
     never taken for the wrong command."""
 
     defer_next_data_reply = False
+    pipelining_allowed = True  # the backend sets it from EMAIL_PIPELINING
     _reply_pending = False
     _early_reply: tuple[int, bytes] | None = None
 
@@ -41,6 +43,7 @@ class _ReplyLater:
         self.ehlo_or_helo_if_needed()
         pipelined = (
             self.defer_next_data_reply
+            and self.pipelining_allowed
             and self.has_extn("pipelining")
             and isinstance(msg, bytes)
             # SMTPUTF8 switches the command encoding: left to smtplib's own steps.
@@ -164,11 +167,22 @@ class ReplyLaterSMTP_SSL(_ReplyLater, smtplib.SMTP_SSL):  # noqa: N801 (as smtpl
 
 
 class EmailBackend(django_smtp.EmailBackend):
-    """Django's SMTP backend (every setting and behaviour the same) on `ReplyLaterSMTP`."""
+    """Django's SMTP backend (every setting and behaviour the same) on `ReplyLaterSMTP`;
+    `pipelining` (default: the EMAIL_PIPELINING setting) allows PIPELINING where offered."""
+
+    def __init__(self, *args, pipelining: bool | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pipelining = settings.EMAIL_PIPELINING if pipelining is None else pipelining
 
     @property
     def connection_class(self):
         return ReplyLaterSMTP_SSL if self.use_ssl else ReplyLaterSMTP
+
+    def open(self):
+        opened = super().open()
+        if isinstance(self.connection, _ReplyLater):
+            self.connection.pipelining_allowed = self.pipelining
+        return opened
 
 
 def hand_over(backend, message) -> Callable[[], int]:

@@ -206,6 +206,16 @@ def test_when_the_server_does_not_offer_it_each_command_waits_for_its_reply():
     assert len(server.messages) == 1
 
 
+def test_with_pipelining_turned_off_each_command_waits_even_when_it_is_offered(settings):
+    settings.EMAIL_PIPELINING = False  # for a relay that offers PIPELINING and mishandles it
+    with ScriptedServer(pipelining=True) as server:
+        with _backend(server) as backend:
+            assert hand_over(backend, _message("a@example.org"))() == 1
+
+    assert [c.split(b" ")[0].lower() for c in server.before_first_reply] == [b"mail"]
+    assert len(server.messages) == 1
+
+
 def test_a_server_that_takes_data_for_a_refused_recipient_gets_no_message():
     # RFC 2920 3.1: the server should refuse DATA then; if it does not, ending the data would
     # hand it an empty message, so the session is dropped without one.
