@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import threading
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache import cache as default_cache
@@ -40,22 +39,16 @@ end
 return redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
 """
 
-_scripts: dict[int, object] = {}  # id(redis client) -> its registered script
-_scripts_lock = threading.Lock()
+_script = None  # the script (its SHA); each call names the client it runs on
 
 
-def _sliding_window_script(cache):
-    """The script bound to `cache`'s redis-py client; None when `cache` is not Redis."""
+def _redis_client(cache):
+    """`cache`'s redis-py client; None when `cache` is not Redis."""
     # DRF's throttles hold django.core.cache.cache: a proxy, never itself a RedisCache.
     backend = caches[DEFAULT_CACHE_ALIAS] if cache is default_cache else cache
     if not isinstance(backend, RedisCache):
         return None
-    client = backend._cache.get_client(write=True)  # noqa: SLF001 (Django keeps its client there)
-    script = _scripts.get(id(client))
-    if script is None:
-        with _scripts_lock:
-            script = _scripts.setdefault(id(client), client.register_script(_SLIDING_WINDOW_LUA))
-    return script
+    return backend._cache.get_client(write=True)  # noqa: SLF001 (Django keeps its client there)
 
 
 class _FailOpenThrottle(SimpleRateThrottle):
@@ -75,9 +68,9 @@ class _FailOpenThrottle(SimpleRateThrottle):
         if self.key is None:
             return True
         try:
-            script = _sliding_window_script(self.cache)
-            if script is not None:
-                return self._allow_on_redis(script)
+            client = _redis_client(self.cache)
+            if client is not None:
+                return self._allow_on_redis(client)
             self.history = self.cache.get(self.key, [])
             self.now = self.timer()
             while self.history and self.history[-1] <= self.now - self.duration:
@@ -89,9 +82,13 @@ class _FailOpenThrottle(SimpleRateThrottle):
             logger.warning("throttle cache unavailable, not throttling", extra={"error": type(exc).__name__})
             return True
 
-    def _allow_on_redis(self, script) -> bool:
+    def _allow_on_redis(self, client) -> bool:
+        global _script
+        if _script is None:  # two threads may both register it: the same script either way
+            _script = client.register_script(_SLIDING_WINDOW_LUA)
         now = self.timer()
-        oldest = script(
+        oldest = _script(
+            client=client,
             keys=[self.cache.make_and_validate_key(self.key)],
             args=[repr(now), self.duration, self.num_requests, f"{now!r}:{secrets.token_hex(4)}"],
         )

@@ -78,3 +78,22 @@ def test_the_window_slides_and_the_wait_ends_one_window_after_the_oldest_request
     assert not throttle_at(1_000_061.0).allow_request(_request(), None)
     # Another address has its own places.
     assert throttle_at(1_000_061.0).allow_request(_request("203.0.113.9"), None)
+
+
+def test_with_djangos_own_redis_cache_a_new_client_per_call_runs_the_same_script(signup_ip_rate, settings):
+    # Django's RedisCache builds a redis-py client for every call (config.cache keeps one).
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.CACHES["default"]["LOCATION"],
+            "KEY_PREFIX": "test-throttle-stock",
+        }
+    }
+    signup_ip_rate("2/min")
+    caches["default"].clear()
+
+    allowed = [SignupIpThrottle().allow_request(_request("192.0.2.44"), None) for _ in range(3)]
+
+    assert allowed == [True, True, False]
+    key = caches["default"].make_and_validate_key("throttle_signup_ip_192.0.2.44")
+    assert caches["default"]._cache.get_client().zcard(key) == 2  # the script's sorted set
