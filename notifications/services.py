@@ -176,12 +176,18 @@ def notification_enqueue(
         return None
     notification.pk = row[0]
     notification._state.adding, notification._state.db = False, connection.alias
+    notification_dispatch_on_commit(notification.pk)
+    return notification
+
+
+def notification_dispatch_on_commit(notification_id: int) -> None:
+    """Dispatch an outbox row just written once its transaction commits (at once outside one),
+    with the others of a `dispatch_together` block if inside one."""
     together = getattr(_together, "ids", None)
     if together is not None:
-        together.append(notification.pk)
+        together.append(notification_id)
     else:
-        transaction.on_commit(lambda: dispatch([notification.id]))
-    return notification
+        transaction.on_commit(lambda: dispatch([notification_id]))
 
 
 @lru_cache(maxsize=4)
