@@ -25,18 +25,29 @@ from rest_framework.throttling import SimpleRateThrottle
 
 logger = logging.getLogger("convene.throttles")
 
-# KEYS[1]: the throttle's key. ARGV: now (seconds), the window (seconds), the limit, a member
-# unique to this request. Returns nil when the request is let through (and recorded), else the
-# time of the oldest request in the window: the wait ends one window after it.
-_SLIDING_WINDOW_LUA = """
-local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
-  redis.call('EXPIRE', KEYS[1], math.ceil(window))
-  return false
+# KEYS: one per throttle. ARGV: now (seconds), a member unique to this request, then per key its
+# window (seconds) and limit. The request is let through, and recorded under every key, only if
+# every key has a free place; else nothing is recorded and the reply lists, per refusing key,
+# its position (1-based) and the time of its oldest request: the wait ends one window after it.
+_SLIDING_WINDOWS_LUA = """
+local now, member = tonumber(ARGV[1]), ARGV[2]
+local refused = {}
+for i, key in ipairs(KEYS) do
+  local window, limit = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] or ARGV[1]
+    refused[#refused + 1] = i
+    refused[#refused + 1] = oldest
+  end
 end
-return redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
+if #refused == 0 then
+  for i, key in ipairs(KEYS) do
+    redis.call('ZADD', key, now, member)
+    redis.call('EXPIRE', key, math.ceil(tonumber(ARGV[1 + 2 * i])))
+  end
+end
+return refused
 """
 
 _script = None  # the script (its SHA); each call names the client it runs on
@@ -51,6 +62,52 @@ def _redis_client(cache):
     return backend._cache.get_client(write=True)  # noqa: SLF001 (Django keeps its client there)
 
 
+def refusals(throttles, request, view) -> list[float]:
+    """How long each throttle that refuses `request` asks to wait; empty when it is let through.
+
+    On Redis all of them are decided in one round trip, and a request refused by one takes no
+    place in the others. Elsewhere each decides in turn with DRF's steps. A cache that does not
+    answer lets the request through (logged)."""
+    keyed = []
+    for throttle in throttles:
+        # Outside the guard below: a malformed body seen by get_cache_key must still answer 400.
+        if throttle.rate is not None:
+            throttle.key = throttle.get_cache_key(request, view)
+            if throttle.key is not None:
+                keyed.append(throttle)
+    if not keyed:
+        return []
+    try:
+        client = _redis_client(keyed[0].cache)
+        if client is not None and all(throttle.cache is keyed[0].cache for throttle in keyed):
+            return _refusals_on_redis(client, keyed)
+        return [throttle.wait() for throttle in keyed if not throttle.allow_in_cache()]
+    except Exception as exc:  # redis-py / cache backends raise many types
+        logger.warning("throttle cache unavailable, not throttling", extra={"error": type(exc).__name__})
+        return []
+
+
+def _refusals_on_redis(client, throttles) -> list[float]:
+    global _script
+    if _script is None:  # two threads may both register it: the same script either way
+        _script = client.register_script(_SLIDING_WINDOWS_LUA)
+    now = throttles[0].timer()
+    args = [repr(now), f"{now!r}:{secrets.token_hex(4)}"]
+    for throttle in throttles:
+        args += [throttle.duration, throttle.num_requests]
+    reply = _script(
+        client=client,
+        keys=[throttle.cache.make_and_validate_key(throttle.key) for throttle in throttles],
+        args=args,
+    )
+    waits = []
+    for index, oldest in zip(reply[::2], reply[1::2], strict=True):
+        throttle = throttles[int(index) - 1]
+        throttle._wait = max(float(oldest) + throttle.duration - now, 0.0)
+        waits.append(throttle._wait)
+    return waits
+
+
 class _FailOpenThrottle(SimpleRateThrottle):
     _wait: float | None = None
 
@@ -60,42 +117,17 @@ class _FailOpenThrottle(SimpleRateThrottle):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def allow_request(self, request, view) -> bool:
-        # SimpleRateThrottle.allow_request, with the cache calls guarded (and only those: a
-        # malformed body seen by get_cache_key must still answer 400).
-        if self.rate is None:
-            return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
-            return True
-        try:
-            client = _redis_client(self.cache)
-            if client is not None:
-                return self._allow_on_redis(client)
-            self.history = self.cache.get(self.key, [])
-            self.now = self.timer()
-            while self.history and self.history[-1] <= self.now - self.duration:
-                self.history.pop()
-            if len(self.history) >= self.num_requests:
-                return self.throttle_failure()
-            return self.throttle_success()
-        except Exception as exc:  # redis-py / cache backends raise many types
-            logger.warning("throttle cache unavailable, not throttling", extra={"error": type(exc).__name__})
-            return True
+        return not refusals([self], request, view)
 
-    def _allow_on_redis(self, client) -> bool:
-        global _script
-        if _script is None:  # two threads may both register it: the same script either way
-            _script = client.register_script(_SLIDING_WINDOW_LUA)
-        now = self.timer()
-        oldest = _script(
-            client=client,
-            keys=[self.cache.make_and_validate_key(self.key)],
-            args=[repr(now), self.duration, self.num_requests, f"{now!r}:{secrets.token_hex(4)}"],
-        )
-        if oldest is None:
-            return True
-        self._wait = max(float(oldest) + self.duration - now, 0.0)
-        return False
+    def allow_in_cache(self) -> bool:
+        """SimpleRateThrottle.allow_request's steps, for `self.key`, on a cache that is not Redis."""
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        if len(self.history) >= self.num_requests:
+            return self.throttle_failure()
+        return self.throttle_success()
 
     def wait(self):
         if self._wait is not None:

@@ -28,6 +28,7 @@ from registrations.api.fields import (
 from registrations.models import EventRole, Registration
 from registrations.permissions import IsEventOrganiser, has_event_role
 from registrations.throttles import ManageTokenThrottle, SignupEmailThrottle, SignupIpThrottle
+from registrations.throttles import refusals as throttle_refusals
 from registrations.validators import (
     ACCESSIBILITY_MAX_LENGTH,
     LANGUAGES,
@@ -176,6 +177,12 @@ class RegistrationCollectionApi(APIView):
         if self.request is not None and self.request.method == "POST":
             return []
         return [IsEventOrganiser()]
+
+    def check_throttles(self, request):
+        # Both sign-up throttles in one round trip to the cache (DRF asks each in turn).
+        waits = throttle_refusals(self.get_throttles(), request, self)
+        if waits:
+            self.throttled(request, max(waits))
 
     @extend_schema(
         operation_id="registrations_create",

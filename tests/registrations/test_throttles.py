@@ -97,3 +97,65 @@ def test_with_djangos_own_redis_cache_a_new_client_per_call_runs_the_same_script
     assert allowed == [True, True, False]
     key = caches["default"].make_and_validate_key("throttle_signup_ip_192.0.2.44")
     assert caches["default"]._cache.get_client().zcard(key) == 2  # the script's sorted set
+
+
+def _sign_up_rates(settings, **rates) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
+    }
+
+
+def _post(client, event, email: str):
+    from tests.registrations.conftest import signup_payload
+
+    return client.post(
+        f"/api/v1/events/{event.slug}/registrations/",
+        data=signup_payload(email=email),
+        content_type="application/json",
+        REMOTE_ADDR="198.51.100.77",
+    )
+
+
+@pytest.mark.django_db
+def test_a_sign_up_decides_both_throttles_in_one_round_trip(client, settings):
+    from tests.factories import EventFactory
+
+    _sign_up_rates(settings, signup_ip="50/min", signup_email="5/min")
+    event = EventFactory()
+    redis = caches["default"]._cache.get_client()
+
+    def script_calls() -> int:
+        stats = redis.info("commandstats")
+        return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "eval"))
+
+    before = script_calls()
+    assert _post(client, event, "amina@example.org").status_code == 201
+    assert script_calls() - before == 1
+    ip_key = caches["default"].make_and_validate_key("throttle_signup_ip_198.51.100.77")
+    assert redis.zcard(ip_key) == 1
+
+
+@pytest.mark.django_db
+def test_a_sign_up_refused_per_address_takes_no_place_per_ip(client, settings):
+    from tests.factories import EventFactory
+
+    _sign_up_rates(settings, signup_ip="3/min", signup_email="1/min")
+    event = EventFactory()
+
+    first = _post(client, event, "amina@example.org")
+    refused = _post(client, event, "AMINA@example.org")  # the address's one place is taken
+    others = [_post(client, event, f"p{n}@example.org").status_code for n in range(3)]
+
+    assert (first.status_code, refused.status_code) == (201, 429)
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    # DRF asks each throttle in turn, and the per-IP one would have counted the refused
+    # request: 201, 429 there. Here the IP's 3 places went to 3 sign-ups.
+    assert others == [201, 201, 429]
+
+
+def test_a_rate_of_zero_refuses_with_a_wait_of_one_window(signup_ip_rate):
+    signup_ip_rate("0/min")
+    throttle = SignupIpThrottle()
+    assert not throttle.allow_request(_request("192.0.2.90"), None)
+    assert throttle.wait() == pytest.approx(60.0)
