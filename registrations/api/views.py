@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.schema import ProblemSerializer
+from config.serializers import FlatSerializer
 from registrations import manage_tokens, selectors, services
 from registrations.api.fields import (
     CountryField,
@@ -43,7 +44,7 @@ PROBLEM = ProblemSerializer
 
 
 class RegistrationCreate:
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(FlatSerializer):
         full_name = OneLineTextField(max_length=NAME_MAX_LENGTH)
         email = EmailAddressField()
         organisation = OneLineTextField(max_length=ORGANISATION_MAX_LENGTH, required=False, allow_blank=True)
@@ -62,7 +63,7 @@ class RegistrationCreate:
                 raise serializers.ValidationError("Consent is required to register.")
             return value
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(FlatSerializer):
         id = serializers.IntegerField()
         status = serializers.ChoiceField(
             choices=Registration.Status.choices, help_text="confirmed, waitlisted or pending_approval"
