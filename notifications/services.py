@@ -74,15 +74,6 @@ class _BrokerBreaker:
 broker_breaker = _BrokerBreaker()
 
 
-def _argsrepr(args: list) -> str:
-    """What the worker logs of a task's arguments (ids): a plain repr, as long as Celery's."""
-    text = repr(args)
-    return text if len(text) <= _ARGSREPR_MAX else text[: _ARGSREPR_MAX - 3] + "..."
-
-
-_ARGSREPR_MAX = 1024  # Celery's own limit (AMQP.argsrepr_maxsize)
-
-
 def _publish(task_name: str, args: list, *, queue: str, countdown: float | None = None) -> bool:
     """One bounded attempt to publish; False (logged) when the broker is unavailable."""
     from worker import app
@@ -100,7 +91,7 @@ def _publish(task_name: str, args: list, *, queue: str, countdown: float | None 
             ignore_result=True,
             # What the worker logs of the task: ids, whose repr needs none of Celery's saferepr
             # (a bounded, recursion-safe repr that cost about a tenth of a publish).
-            argsrepr=_argsrepr(args),
+            argsrepr=_argsrepr(args, app.amqp.argsrepr_maxsize),
             kwargsrepr="{}",
             # No queue declaration per message (kombu copied and bound the queue each time, a
             # seventh of a publish): both of Convene's brokers, Redis and the embedded stack's
@@ -116,6 +107,12 @@ def _publish(task_name: str, args: list, *, queue: str, countdown: float | None 
         )
         return False
     return True
+
+
+def _argsrepr(args: list, limit: int) -> str:
+    """What the worker logs of a task's arguments (ids): a plain repr, cut at Celery's limit."""
+    text = repr(args)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _dispatch_chunks(notification_ids: Sequence[int], *, countdown: float | None = None) -> list[int]:

@@ -331,6 +331,14 @@ def registration_create(
     return registration
 
 
+# The message a new registration gets, by the status its sign-up gave it.
+_SIGNUP_KINDS = {
+    Status.CONFIRMED: Notification.Kind.CONFIRMATION,
+    Status.PENDING_APPROVAL: Notification.Kind.PENDING_APPROVAL,
+    Status.WAITLISTED: Notification.Kind.WAITLISTED,
+}
+
+
 def _registration_insert(registration: Registration) -> None:
     if connection.vendor == "postgresql":
         _registration_insert_pipelined(registration)
@@ -349,12 +357,9 @@ def _registration_insert_locked(registration: Registration) -> None:
         registration.status = Status.WAITLISTED
         registration.waitlist_position = usage.last_position + 1
     registration.save(force_insert=True)
-    kind = {
-        Status.CONFIRMED: Notification.Kind.CONFIRMATION,
-        Status.PENDING_APPROVAL: Notification.Kind.PENDING_APPROVAL,
-        Status.WAITLISTED: Notification.Kind.WAITLISTED,
-    }[registration.status]
-    _notify(registration, kind, waitlist_position=registration.waitlist_position)
+    _notify(
+        registration, _SIGNUP_KINDS[registration.status], waitlist_position=registration.waitlist_position
+    )
 
 
 # --- sign-up on PostgreSQL: the whole transaction in one round trip ---------------------------
@@ -376,12 +381,6 @@ def _registration_insert_locked(registration: Registration) -> None:
 # - The outbox row is `_notify`'s, with its kind, version and context taken from the row just
 #   written; `tests/registrations/test_signup_pipelined.py` compares both paths' rows.
 
-_SIGNUP_KINDS = {
-    Status.CONFIRMED: Notification.Kind.CONFIRMATION,
-    Status.PENDING_APPROVAL: Notification.Kind.PENDING_APPROVAL,
-    Status.WAITLISTED: Notification.Kind.WAITLISTED,
-}
-
 
 @lru_cache(maxsize=8)
 def _signup_sql(vendor: str, attendance: str) -> tuple[str, str, list, list]:
@@ -389,10 +388,7 @@ def _signup_sql(vendor: str, attendance: str) -> tuple[str, str, list, list]:
     that attendance mode. The insert's parameters: the event id, then one per registration
     field, then one per outbox field (those taken from the new row have none)."""
     reg, note, counts, event = Registration._meta, Notification._meta, SeatCount._meta, Event._meta
-    lock = (
-        f"SELECT 1 FROM {sql.table(event)} WHERE {sql.column(event, 'pk')} = %s "  # noqa: S608
-        "FOR NO KEY UPDATE"
-    )
+    lock, _load = _lock_event_sql(vendor)  # its row is not read: the insert reads the event
     if attendance == Attendance.IN_PERSON:
         free = f"e.{sql.column(event, 'capacity')} > held.in_person"
     else:
