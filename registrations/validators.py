@@ -65,29 +65,10 @@ class NormalisedEmail:
     normalized: str  # case-folded: what uniqueness per event is decided on
 
 
-# Addresses normalised lately, by what was typed and by their normal form: a sign-up normalises
-# its address twice (the serializer field, then the service, which trusts no caller), and
-# email-validator's checks were a tenth of its CPU. Normalising a normal form gives it back, so
-# either key gives the same answer. Bounded; emptied when full.
-_RECENTLY_NORMALISED: dict[str, NormalisedEmail] = {}
-_RECENTLY_NORMALISED_MAX = 2048
-
-
 def normalise_email(value: str) -> NormalisedEmail:
     """Validate an address (RFC 5322/6531 syntax, no DNS lookup) and normalise it.
 
     Raises ValueError with a readable message."""
-    known = _RECENTLY_NORMALISED.get(value)
-    if known is not None:
-        return known
-    address = _normalise_email(value)
-    if len(_RECENTLY_NORMALISED) >= _RECENTLY_NORMALISED_MAX:
-        _RECENTLY_NORMALISED.clear()
-    _RECENTLY_NORMALISED[value] = _RECENTLY_NORMALISED[address.email] = address
-    return address
-
-
-def _normalise_email(value: str) -> NormalisedEmail:
     candidate = value.strip()
     if not candidate:
         raise ValueError("Enter an e-mail address.")

@@ -45,32 +45,3 @@ def test_an_address_with_any_kind_of_space_is_refused():
     for space in spaces:
         with pytest.raises(ValueError):
             validators.normalise_email(f"amina{space}diallo@example.org")
-
-
-@pytest.mark.parametrize(
-    "typed",
-    [
-        " Minh@Example.ORG ",
-        "用户@例子.广告",
-        "José.Ñúñez@BÜCHER.de",
-        "a+b@xn--bcher-kva.ch",
-        "AMINA@example.org",
-    ],
-)
-def test_normalising_a_normal_form_gives_it_back_and_both_are_remembered(typed):
-    validators._RECENTLY_NORMALISED.clear()
-    address = validators.normalise_email(typed)
-    assert validators._normalise_email(address.email) == address  # idempotent, uncached
-    assert validators._RECENTLY_NORMALISED[typed] is address
-    assert validators.normalise_email(address.email) is address
-
-
-def test_the_memory_of_normalised_addresses_is_bounded(monkeypatch):
-    monkeypatch.setattr(validators, "_RECENTLY_NORMALISED_MAX", 10)
-    validators._RECENTLY_NORMALISED.clear()
-    for n in range(50):
-        assert validators.normalise_email(f"P{n}@EXAMPLE.org").email == f"P{n}@example.org"
-        assert len(validators._RECENTLY_NORMALISED) <= 11  # what is typed and its normal form
-    with pytest.raises(ValueError):
-        validators.normalise_email("not an address")
-    assert "not an address" not in validators._RECENTLY_NORMALISED
