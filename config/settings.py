@@ -212,6 +212,9 @@ NOTIFICATIONS_PENDING_GRACE_SECONDS = float(os.environ.get("NOTIFICATIONS_PENDIN
 NOTIFICATIONS_CLAIM_STALE_SECONDS = float(os.environ.get("NOTIFICATIONS_CLAIM_STALE_SECONDS", "300"))
 NOTIFICATIONS_REMINDER_INTERVAL = float(os.environ.get("NOTIFICATIONS_REMINDER_INTERVAL", "60"))
 NOTIFICATIONS_REMINDER_HOURS_BEFORE = float(os.environ.get("NOTIFICATIONS_REMINDER_HOURS_BEFORE", "24"))
+# Rows committed one by one (sign-ups) are handed to the broker by a background thread, those
+# of this many milliseconds together (one task per chunk); 0 hands each over in its request.
+NOTIFICATIONS_DISPATCH_WINDOW_MS = float(os.environ.get("NOTIFICATIONS_DISPATCH_WINDOW_MS", "50"))
 # After a failed publish, this process skips the broker for this long (the sweep catches up),
 # so a burst of sign-ups during an outage pays the socket timeout once, not once per request.
 NOTIFICATIONS_BROKER_BACKOFF_SECONDS = float(os.environ.get("NOTIFICATIONS_BROKER_BACKOFF_SECONDS", "5"))

@@ -17,3 +17,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so a worker subprocess sees what the test wrote.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+# Each row handed over in its own request, so a test sees its task published when the request
+# returns; tests/notifications/test_dispatch_batcher.py turns the window on.
+NOTIFICATIONS_DISPATCH_WINDOW_MS = float(os.environ.get("NOTIFICATIONS_DISPATCH_WINDOW_MS", "0"))

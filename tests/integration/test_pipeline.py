@@ -176,3 +176,37 @@ def test_worker_keeps_its_database_connection_and_replaces_a_killed_one(worker, 
 
     row = Notification.objects.get(subject_id=third.id, kind=Notification.Kind.CONFIRMATION)
     assert (row.status, row.attempts) == (Notification.Status.SENT, 1)  # no failed first attempt
+
+
+def test_sign_ups_of_one_window_reach_the_worker_as_one_chunk_and_all_arrive(worker, smtp, settings):
+    """As the web processes run (NOTIFICATIONS_DISPATCH_WINDOW_MS): each sign-up commits on its
+    own, this process's background thread hands the window's rows over as one chunk task, and
+    the worker process delivers every confirmation."""
+    from celery.signals import before_task_publish
+
+    from notifications import services
+
+    settings.NOTIFICATIONS_DISPATCH_WINDOW_MS = 500
+    services.broker_breaker.reset()
+    tasks: list[tuple[str, list]] = []
+
+    def record(sender=None, body=None, **kwargs):
+        if sender in (services.DELIVER_TASK, services.DELIVER_CHUNK_TASK):
+            tasks.append((sender, body[0]))
+
+    before_task_publish.connect(record, weak=False)
+    try:
+        event = EventFactory(capacity=10)
+        emails = [f"window{i}@example.org" for i in range(6)]
+        registrations = [_sign_up(event, email) for email in emails]
+        for email in emails:
+            [confirmation] = _wait_mail(smtp, email, 1, worker)
+            assert confirmation["Subject"]
+    finally:
+        before_task_publish.disconnect(record)
+
+    rows = Notification.objects.filter(kind="confirmation", subject_id__in=[r.id for r in registrations])
+    handed = [i for name, [args] in tasks for i in (args if name == services.DELIVER_CHUNK_TASK else [args])]
+    assert sorted(handed) == sorted(rows.values_list("id", flat=True))  # each row once
+    assert len(tasks) < len(emails)  # one task per window (a slow machine may need two), not per sign-up
+    assert set(rows.values_list("status", flat=True)) == {"sent"}
