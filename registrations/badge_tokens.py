@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import os
 import threading
 from dataclasses import dataclass
@@ -296,7 +297,14 @@ def decode_badge_token(code: str) -> tuple[BadgePayload, bytes, bytes]:
 def verify_badge_token(code: str) -> BadgePayload:
     """Signature + parse only, no database. Raises InvalidBadgeToken."""
     payload, signed, signature = decode_badge_token(code)
-    key = _keyring().verify.get(payload.key_id)
+    ring = _keyring()
+    if payload.key_id == ring.signing_kid and hmac.compare_digest(ring.signing_key.sign(signed), signature):
+        # Ed25519 signs deterministically (RFC 8032, 5.1.6): a badge issued with the current key
+        # carries exactly the signature that signing its payload again gives, and signing costs
+        # half of verifying (46 against 97 µs here; a door rush scans each badge once). Any other
+        # signature, valid or not, is verified below.
+        return payload
+    key = ring.verify.get(payload.key_id)
     if key is None:
         raise InvalidBadgeToken("unknown signing key")
     try:

@@ -131,6 +131,29 @@ def test_badge_token_same_kid_other_key_is_refused(settings, fixed_key):
         verify_badge_token(forged)
 
 
+def test_badge_token_with_another_valid_signature_of_our_key_is_accepted(fixed_key):
+    """verify_badge_token first compares the signature with the one signing the payload again
+    gives (Ed25519 is deterministic); a valid signature made with another nonce must still pass."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from tests.registrations.ed25519_reference import sign_with_nonce
+
+    private = base64.b64decode(fixed_key.split(":", 1)[1])
+    payload = badge_tokens._payload_bytes(key_id=3, event_id=12, registration_id=99, counter=4)
+    ours = Ed25519PrivateKey.from_private_bytes(private).sign(payload)
+    other = sign_with_nonce(private, payload, nonce=random.Random(7).getrandbits(512))
+    Ed25519PrivateKey.from_private_bytes(private).public_key().verify(other, payload)  # valid: raises if not
+
+    assert other != ours
+    assert b45decode(issue_badge_token(event_id=12, registration_id=99, counter=4))[-64:] == ours
+    assert verify_badge_token(b45encode(payload + other)) == BadgePayload(
+        version=1, key_id=3, event_id=12, registration_id=99, counter=4
+    )
+    tampered = other[:40] + bytes([other[40] ^ 1]) + other[41:]
+    with pytest.raises(InvalidBadgeToken, match="bad signature"):
+        verify_badge_token(b45encode(payload + tampered))
+
+
 def test_badge_token_old_key_keeps_verifying_after_rotation(settings):
     old = new_key_line(1)
     settings.BADGE_SIGNING_KEY = old
