@@ -19,24 +19,6 @@ from tests.support.processes import wait_for
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def published():
-    from celery.signals import before_task_publish
-
-    sent: list[tuple[str, list]] = []
-
-    def record(sender=None, body=None, **kwargs):
-        if sender in (services.DELIVER_TASK, services.DELIVER_CHUNK_TASK):
-            sent.append((sender, body[0]))  # protocol 2: (args, kwargs, embed)
-
-    services.broker_breaker.reset()
-    before_task_publish.connect(record, weak=False)
-    yield sent
-    services.dispatch_batcher.flush()  # nothing of this test's is published during the next one
-    before_task_publish.disconnect(record)
-    services.broker_breaker.reset()
-
-
 def _committed_one_by_one(count: int, capture) -> list[int]:
     """`count` confirmations, each written and committed on its own, as sign-ups are."""
     event = EventFactory()

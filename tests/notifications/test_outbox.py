@@ -326,23 +326,6 @@ def test_reminders_enqueue_none_after_the_event_started(settings):
     assert not Notification.objects.exists()
 
 
-@pytest.fixture
-def published():
-    """The delivery tasks Celery really publishes (its before_task_publish signal)."""
-    from celery.signals import before_task_publish
-
-    sent: list[tuple[str, list]] = []
-
-    def record(sender=None, body=None, **kwargs):
-        if sender in (services.DELIVER_TASK, services.DELIVER_CHUNK_TASK):
-            sent.append((sender, body[0]))  # protocol 2: (args, kwargs, embed)
-
-    services.broker_breaker.reset()
-    before_task_publish.connect(record, weak=False)
-    yield sent
-    before_task_publish.disconnect(record)
-
-
 def test_rows_enqueued_together_go_out_as_chunk_tasks_after_the_commit(
     published, settings, django_capture_on_commit_callbacks
 ):
