@@ -157,6 +157,12 @@ class _DispatchBatcher:
         self._condition = threading.Condition()
         self._pending: list[int] = []
         self._thread: threading.Thread | None = None
+        self._handing_over = False
+
+    def idle(self) -> bool:
+        """Nothing waiting and nothing being handed over (tests wait for this)."""
+        with self._condition:
+            return not self._pending and not self._handing_over
 
     def submit(self, notification_ids: Iterable[int]) -> None:
         with self._condition:
@@ -183,10 +189,16 @@ class _DispatchBatcher:
                 while not self._pending:
                     self._condition.wait()
             time.sleep(settings.NOTIFICATIONS_DISPATCH_WINDOW_MS / 1000)  # the rest of a burst joins
+            with self._condition:
+                ids, self._pending, self._handing_over = self._pending, [], True
             try:
-                self.flush()
+                if ids:
+                    dispatch(ids)
             except Exception:  # dispatch logs broker failures itself; this thread must live on
                 logger.exception("dispatch failed; the sweep will hand the rows over")
+            finally:
+                with self._condition:
+                    self._handing_over = False
 
 
 dispatch_batcher = _DispatchBatcher()
