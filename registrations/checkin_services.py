@@ -613,18 +613,36 @@ _ENTRY_SCAN = {
     "created_at": "entry.{created_at}",
     "scanned_at": "NULL",
 }
+# A rescan's scan row, written by the same statement when the person is already in: over the
+# context row `ctx`, whose open entry it points at.
+_RESCAN_SCAN = {
+    "event": "ctx.event_id",
+    "registration": "ctx.r_id",
+    "checkin": "ctx.c_id",
+    "result": sql.literal(Result.ALREADY_CHECKED_IN),
+    "direction": sql.literal(CheckIn.Direction.IN),
+    "manual": sql.literal(False),
+    "gate": "%s",
+    "nonce": "%s",
+    "code_prefix": "%s",
+    "scanned_by": "ctx.user_id",
+    "created_at": "%s",
+    "scanned_at": "NULL",
+}
 # The registration status and attendance the one-statement entry admits (see `_decide`).
 _ENTRY_ADMITS = {"status": Registration.Status.CONFIRMED, "attendance": Registration.Attendance.IN_PERSON}
 
 
 @lru_cache(maxsize=4)
 def _token_scan_sql(vendor: str) -> str:
-    """The context read, and for a plainly admissible entry the check-in and its scan row.
+    """The context read; for a plainly admissible entry the check-in and its scan row; for the
+    rescan of someone already in, its `already_checked_in` scan row.
 
     Parameters: the context's (slug, registration id, token); the check-in's (gate, time); the
-    entry test's (the badge's event id and counter); the scan row's (nonce, code prefix).
-    Returns the context row, then the new scan's id and check-in id (NULL when nothing was
-    written)."""
+    entry test's (the badge's event id and counter); the scan row's (nonce, code prefix); the
+    rescan's scan row's (gate, nonce, code prefix, time) and its test's (event id, counter).
+    Returns the context row, then the new entry scan's id and check-in id, then the rescan's
+    scan id (NULL when nothing was written)."""
     checkin_cols = ", ".join(_col(_C, name) for name in _CHECKIN_FIELDS)
     checkin_values = ", ".join(_ENTRY_CHECKIN[name] for name in _CHECKIN_FIELDS)
     returned = ("id", "event", "registration", "direction", "gate", "created_at", "created_by")
@@ -632,17 +650,25 @@ def _token_scan_sql(vendor: str) -> str:
     scan_cols = ", ".join(_col(_S, name) for name in _ENTRY_SCAN)
     scan_values = ", ".join(value.format(**entry_cols) for value in _ENTRY_SCAN.values())
     admits = " AND ".join(f"ctx.r_{name} = {sql.literal(value)}" for name, value in _ENTRY_ADMITS.items())
+    # The badge's event and current counter, a confirmed in-person registration of that event.
+    admissible = (
+        f"ctx.event_id = %s AND ctx.r_event_id = ctx.event_id AND ctx.r_badge_counter = %s AND {admits}"
+    )
+    rescan_cols = ", ".join(_col(_S, name) for name in _RESCAN_SCAN)
+    rescan_values = ", ".join(_RESCAN_SCAN.values())
     return (
         f"WITH ctx ({', '.join(_CONTEXT_COLUMNS)}) AS ({_token_scan_context_sql(vendor)}), "  # noqa: S608
-        # `_decide`'s `ok` for an entry, in SQL: the badge's event and current counter, a
-        # confirmed in-person registration of that event, no open entry.
+        # `_decide`'s `ok` for an entry, in SQL: admissible, no open entry.
         f"entry AS (INSERT INTO {_table(_C)} ({checkin_cols}) SELECT {checkin_values} FROM ctx "
-        f"WHERE ctx.event_id = %s AND ctx.r_event_id = ctx.event_id AND ctx.r_badge_counter = %s "
-        f"AND {admits} AND ctx.c_id IS NULL "
+        f"WHERE {admissible} AND ctx.c_id IS NULL "
         f"RETURNING {', '.join(entry_cols.values())}), "
         f"scan AS (INSERT INTO {_table(_S)} ({scan_cols}) SELECT {scan_values} FROM entry "
-        f"RETURNING {_col(_S, 'id')}, {_col(_S, 'checkin')}) "
-        f"SELECT ctx.*, scan.{_col(_S, 'id')}, scan.{_col(_S, 'checkin')} FROM ctx LEFT JOIN scan ON TRUE"
+        f"RETURNING {_col(_S, 'id')}, {_col(_S, 'checkin')}), "
+        # `_decide`'s `already_checked_in` for an entry: admissible, an open entry.
+        f"rescan AS (INSERT INTO {_table(_S)} ({rescan_cols}) SELECT {rescan_values} FROM ctx "
+        f"WHERE {admissible} AND ctx.c_id IS NOT NULL RETURNING {_col(_S, 'id')}) "
+        f"SELECT ctx.*, scan.{_col(_S, 'id')}, scan.{_col(_S, 'checkin')}, rescan.{_col(_S, 'id')} "
+        "FROM ctx LEFT JOIN scan ON TRUE LEFT JOIN rescan ON TRUE"
     )
 
 
@@ -650,7 +676,7 @@ def checkin_scan_by_token(
     *, slug: str, api_token: str, code: str, gate: str, nonce: str | None
 ) -> ScanOutcome:
     """Scan a badge (an entry, scanned now) for the holder of an API token: one statement for
-    an entry, two for a refusal or a rescan.
+    an entry or a rescan, two for a refusal.
 
     Raises NotHandledHere, having written nothing, for whatever `checkin_perform` must answer.
     """
@@ -666,14 +692,17 @@ def checkin_scan_by_token(
     # Outside a transaction (a web request) each statement is its own; inside one (a test, a
     # caller's block) a savepoint keeps a refused INSERT from breaking the enclosing transaction.
     statement_scope = transaction.atomic if connection.in_atomic_block else nullcontext
+    at, code_prefix = _db_datetime(now), _code_prefix(code)
     try:
         with statement_scope(), sql.prepared_cursor() as cursor:
             cursor.execute(
                 _token_scan_sql(connection.vendor),
                 [slug, payload.registration_id, api_token]
-                + [gate, _db_datetime(now)]
+                + [gate, at]
                 + [payload.event_id, payload.counter]
-                + [nonce or "", _code_prefix(code)],
+                + [nonce or "", code_prefix]
+                + [gate, nonce or "", code_prefix, at]
+                + [payload.event_id, payload.counter],
             )
             row = cursor.fetchone()
     except IntegrityError:
@@ -686,15 +715,18 @@ def checkin_scan_by_token(
         # Another event's badge, or signed by us for a registration that is gone: the general
         # path records `wrong_event` or `revoked`.
         raise NotHandledHere()
-    registration = _registration_from_row(row[2:-2])
+    registration = _registration_from_row(row[2:-3])
     if registration.event_id != event_id:
         raise NotHandledHere()
-    scan_id, checkin_id = row[-2:]
+    scan_id, checkin_id, rescan_id = row[-3:]
     if scan_id is not None:
         checkin = _new_entry(checkin_id, registration, gate=gate, now=now, user_id=user_id)
         return ScanOutcome(result=Result.OK, registration=registration, checkin=checkin, scan_id=scan_id)
 
     result, open_entry = _decide(registration=registration, counter=payload.counter, direction=direction)
+    if rescan_id is not None:
+        # The statement recorded `already_checked_in`; `_decide` says the same of the same row.
+        return ScanOutcome(result=result, registration=registration, checkin=open_entry, scan_id=rescan_id)
     if result == Result.OK:
         # Only if the statement's test and `_decide` ever part: `_decide` is the rule, and the
         # general path applies it.
