@@ -173,15 +173,16 @@ class _DispatchBatcher:
             self._condition.notify()
 
     def flush(self) -> None:
-        """Hand over at once whatever is waiting (at exit, so a clean stop leaves nothing)."""
-        ids = self._take()
-        if ids:
-            dispatch(ids)
-
-    def _take(self) -> list[int]:
+        """Hand over at once whatever is waiting (the thread, after each window; and at exit,
+        so a clean stop leaves nothing)."""
         with self._condition:
-            ids, self._pending = self._pending, []
-        return ids
+            ids, self._pending, self._handing_over = self._pending, [], True
+        try:
+            if ids:
+                dispatch(ids)
+        finally:
+            with self._condition:
+                self._handing_over = False
 
     def _run(self) -> None:
         while True:
@@ -189,22 +190,16 @@ class _DispatchBatcher:
                 while not self._pending:
                     self._condition.wait()
             time.sleep(settings.NOTIFICATIONS_DISPATCH_WINDOW_MS / 1000)  # the rest of a burst joins
-            with self._condition:
-                ids, self._pending, self._handing_over = self._pending, [], True
             try:
-                if ids:
-                    dispatch(ids)
+                self.flush()
             except Exception:  # dispatch logs broker failures itself; this thread must live on
                 logger.exception("dispatch failed; the sweep will hand the rows over")
-            finally:
-                with self._condition:
-                    self._handing_over = False
 
 
 dispatch_batcher = _DispatchBatcher()
 
 
-def _hand_over(notification_ids: list[int]) -> None:
+def _dispatch_by_window(notification_ids: list[int]) -> None:
     if settings.NOTIFICATIONS_DISPATCH_WINDOW_MS > 0 and not settings.CELERY_TASK_ALWAYS_EAGER:
         dispatch_batcher.submit(notification_ids)
     else:
@@ -284,7 +279,7 @@ def notification_dispatch_on_commit(notification_id: int) -> None:
     if together is not None:
         together.append(notification_id)
     else:
-        transaction.on_commit(lambda: _hand_over([notification_id]))
+        transaction.on_commit(lambda: _dispatch_by_window([notification_id]))
 
 
 @lru_cache(maxsize=4)
